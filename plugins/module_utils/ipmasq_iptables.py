@@ -272,16 +272,16 @@ def _jumps(table, chain):
 
 
 def _current_lines(table, chain):
-    lines = [e.line for e in _jumps(table, chain)]
-    if table.has_chain(chain):
-        lines.append(':%s' % table.chains[chain][1:])
-        lines.extend(e.line for e in table.rules(chain))
+    """The agent's lines in iptables-save order: chain declaration, POSTROUTING jumps, the chain's rules."""
+    lines = [':%s - [0:0]' % chain] if table.has_chain(chain) else []
+    lines.extend(e.line for e in _jumps(table, chain))
+    lines.extend(e.line for e in table.rules(chain))
     return lines
 
 
 def desired_lines(chain, rules):
-    """The agent's lines as iptables-save will print them once in sync: the jump, the chain, its rules."""
-    return ([save_text('POSTROUTING', jump_rule(chain)), ':%s - [0:0]' % chain]
+    """The agent's lines as iptables-save will print them once in sync: chain declaration, jump, rules."""
+    return ([':%s - [0:0]' % chain, save_text('POSTROUTING', jump_rule(chain))]
             + [save_text(chain, r) for r in rules])
 
 
