@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -19,8 +21,10 @@ import sys
 
 from .ipmasq_config import (DEFAULT_CHAIN, DEFAULT_CONFIG_PATH, ConfigError, Options, load_config_file,
                             require_libs)
-from .ipmasq_iptables import Backend, HostLock, IptablesError, drift, sync_family
+from .ipmasq_host import choose_backend, primary_subnets, subnet_warnings, write_metrics
+from .ipmasq_iptables import Backend, HostLock, IptablesError, drift, remove_family, sync_family
 from .ipmasq_rules import families, render_payload
+from . import ipmasq_nft
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -62,6 +66,11 @@ def build_parser():
         s.add_argument('--wait', type=float, default=10, help='seconds to wait for the xtables lock and for another '
                                                               'ip-masq-agent run (default %(default)s)')
         s.add_argument('--lock-file', default=DEFAULT_LOCK_FILE, help='serialises runs on a host (default %(default)s)')
+        s.add_argument('--backend', choices=('iptables', 'nftables', 'auto'), default='iptables',
+                       help='iptables (upstream-compatible chain, default), nftables (a table of our own with '
+                            'interval sets), or auto (iptables where the host already uses it)')
+        s.add_argument('--metrics-file', default=None,
+                       help='write Prometheus textfile-collector metrics here after each sync (off by default)')
     return p
 
 
@@ -85,9 +94,49 @@ def subprocess_runner(argv, data=None):
 def _load(args, random_fully):
     options = Options(masq_chain=args.masq_chain, nomasq_all_reserved_ranges=args.nomasq_all_reserved_ranges,
                       enable_ipv6=args.enable_ipv6, random_fully=random_fully, to_ports=args.to_ports,
-                      strict=args.strict)
+                      strict=args.strict, backend=args.backend)
     cfg = load_config_file(args.config, options)
     return cfg, options
+
+
+def config_digest(cfg, options):
+    """A digest of everything that decides the rules (for metrics: was a change a config change or drift?)."""
+    data = dict(cfg.to_dict(), chain=options.masq_chain, ipv6=options.enable_ipv6, random_fully=options.random_fully,
+                to_ports=options.to_ports, backend=options.backend)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode('utf-8')).hexdigest()[:16]
+
+
+def _metrics(args, result, backend='', rules=None, digest=None, changed=False, err=None):
+    if not args.metrics_file or args.command != 'sync':
+        return
+    try:
+        write_metrics(args.metrics_file, result, backend, rules, digest, changed)
+    except (IOError, OSError) as e:
+        err.write('ip-masq-agent: warning: cannot write metrics file %s: %s\n' % (args.metrics_file, e))
+
+
+def _render(cfg, options, out):
+    if options.backend == 'nftables':
+        out.write(ipmasq_nft.render(cfg, options)[0])
+    else:
+        for fam in families(options):
+            out.write(render_payload(cfg, options, fam))
+
+
+def _report(args, plan, out):
+    """Print one plan's outcome; returns True when it is drift (status) or a change (sync)."""
+    if args.command == 'status':
+        if plan.changed:
+            out.write('%s: drift in %s:\n' % (plan.family, plan.chain))
+            for line in drift(plan):
+                out.write('  %s\n' % line)
+        else:
+            out.write('%s: in sync (%s)\n' % (plan.family, plan.chain))
+    elif plan.changed:
+        out.write('%s: changed: %s\n' % (plan.family, '; '.join(plan.actions)))
+    else:
+        out.write('%s: in sync, nothing written\n' % plan.family)
+    return plan.changed
 
 
 def main(argv=None, runner=subprocess_runner, find=which, out=None, err=None):
@@ -102,44 +151,64 @@ def main(argv=None, runner=subprocess_runner, find=which, out=None, err=None):
     random_fully = args.random_fully
     try:
         cfg, options = _load(args, True if random_fully is None else random_fully)
+        if options.backend == 'nftables':
+            ipmasq_nft.desired(cfg, options)  # backend-specific limits are config errors too
     except ConfigError as e:
         err.write('ip-masq-agent: invalid config %s: %s\n' % (args.config, e))
+        _metrics(args, 'config_error', err=err)
         return EXIT_USAGE
     for w in cfg.warnings:
         err.write('ip-masq-agent: warning: %s\n' % w)
+    if cfg.aggregate:
+        err.write('ip-masq-agent: aggregate: %d rules saved by merging CIDRs\n' % cfg.aggregation_saved())
 
     if args.command == 'check':
         out.write('config %s is valid: %d non-masquerade CIDRs, resync every %s\n'
                   % (args.config, len(cfg.non_masquerade_cidrs), cfg.resync_interval))
         return EXIT_OK
     if args.command == 'render':
-        for fam in families(options):
-            out.write(render_payload(cfg, options, fam))
+        if options.backend == 'auto':
+            options.backend = 'iptables'
+        _render(cfg, options, out)
         return EXIT_OK
 
+    check_mode = args.command == 'status'
+    backend_name = options.backend
     try:
-        backends = [Backend(runner, find, fam, wait=args.wait) for fam in families(options)]
-        if random_fully is None and not backends[0].supports_random_fully():
+        if backend_name == 'auto':
+            backend_name = choose_backend(runner, find, options.masq_chain)
+            options.backend = backend_name
+        ipt = [Backend(runner, find, fam, wait=args.wait) for fam in families(options)] \
+            if backend_name == 'iptables' else []
+        if random_fully is None and backend_name == 'iptables' and not ipt[0].supports_random_fully():
             options.random_fully = False
             err.write('ip-masq-agent: warning: iptables older than 1.6.2, MASQUERADE without --random-fully\n')
-        status = EXIT_OK
+        if args.command == 'sync':
+            for w in subnet_warnings(cfg, primary_subnets(runner, find), options.enable_ipv6):
+                err.write('ip-masq-agent: warning: %s\n' % w)
+        changed = False
+        rules = {}
         with HostLock(args.lock_file if args.lock_file != '-' else None, timeout=args.wait):
-            for backend in backends:
-                plan = sync_family(backend, cfg, options, check_mode=args.command == 'status')
-                if args.command == 'status':
-                    if plan.changed:
-                        status = EXIT_FAILED
-                        out.write('%s: drift in %s:\n' % (plan.family, plan.chain))
-                        for line in drift(plan):
-                            out.write('  %s\n' % line)
-                    else:
-                        out.write('%s: in sync (%s, %d rules)\n' % (plan.family, plan.chain, len(plan.after) - 2))
-                else:
-                    if plan.changed:
-                        out.write('%s: changed: %s\n' % (plan.family, '; '.join(plan.actions)))
-                    else:
-                        out.write('%s: in sync, nothing written\n' % plan.family)
-        return status
+            if backend_name == 'nftables':
+                plan = ipmasq_nft.sync(ipmasq_nft.NftBackend(runner, find), cfg, options, check_mode=check_mode)
+                changed |= _report(args, plan, out)
+                rules['inet'] = sum(len(cfg.effective_cidrs(f)) for f in families(options))
+                if args.command == 'sync':
+                    # Switching from the iptables backend: our old chain and jump must not linger.
+                    for fam in families(options):
+                        old = remove_family(Backend(runner, find, fam, wait=args.wait), options.masq_chain)
+                        if old.changed:
+                            out.write('%s: removed the iptables chain %s (now on nftables)\n' % (fam, old.chain))
+            else:
+                for backend in ipt:
+                    plan = sync_family(backend, cfg, options, check_mode=check_mode)
+                    changed |= _report(args, plan, out)
+                    rules[plan.family] = len([a for a in plan.after if a.startswith('-A %s ' % plan.chain)])
+        _metrics(args, 'success', backend_name, rules, config_digest(cfg, options), changed, err)
+        if args.command == 'status' and changed:
+            return EXIT_FAILED
+        return EXIT_OK
     except IptablesError as e:
         err.write('ip-masq-agent: %s\n' % e.msg)
+        _metrics(args, 'failure', backend_name, err=err)
         return EXIT_FAILED

@@ -54,7 +54,19 @@ KEY_CIDR_LIMIT = 'cidrLimit'
 KEY_LINK_LOCAL = 'masqLinkLocal'
 KEY_LINK_LOCAL_V6 = 'masqLinkLocalIPv6'
 KEY_RESYNC = 'resyncInterval'
-KNOWN_KEYS = (KEY_CIDRS, KEY_CIDR_LIMIT, KEY_LINK_LOCAL, KEY_LINK_LOCAL_V6, KEY_RESYNC)
+UPSTREAM_KEYS = (KEY_CIDRS, KEY_CIDR_LIMIT, KEY_LINK_LOCAL, KEY_LINK_LOCAL_V6, KEY_RESYNC)
+# Extensions of ipmasq.agent. Upstream's agent ignores unknown keys, so a file with these still loads there (with
+# upstream's behaviour); they are written to a file only when set.
+KEY_MASQ_CIDRS = 'masqueradeCIDRs'
+KEY_SNAT = 'snatToSource'
+KEY_SNAT_V6 = 'snatToSourceIPv6'
+KEY_AGGREGATE = 'aggregate'
+KEY_REQUIRED = 'requiredCIDRs'
+KEY_JUMP_POSITION = 'jumpPosition'
+EXTENSION_KEYS = (KEY_MASQ_CIDRS, KEY_SNAT, KEY_SNAT_V6, KEY_AGGREGATE, KEY_REQUIRED, KEY_JUMP_POSITION)
+KNOWN_KEYS = UPSTREAM_KEYS + EXTENSION_KEYS
+JUMP_POSITIONS = ('append', 'first')
+BACKENDS = ('iptables', 'nftables', 'auto')
 
 _CHAIN_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.+:-]{0,27}$')
 _BUILTIN_TARGETS = frozenset(('ACCEPT', 'DROP', 'RETURN', 'QUEUE', 'REJECT', 'MASQUERADE', 'SNAT', 'DNAT', 'LOG',
@@ -215,7 +227,10 @@ class Options(object):
     """Upstream's flags: --masq-chain, --nomasq-all-reserved-ranges, --enable-ipv6, --random-fully, --to-ports."""
 
     def __init__(self, masq_chain=DEFAULT_CHAIN, nomasq_all_reserved_ranges=False, enable_ipv6=False,
-                 random_fully=True, to_ports='', strict=False):
+                 random_fully=True, to_ports='', strict=False, backend='iptables'):
+        if backend not in BACKENDS:
+            raise ConfigError('backend', backend, 'expected one of %s, got %s' % (', '.join(BACKENDS), _show(backend)))
+        self.backend = backend
         self.masq_chain = masq_chain
         self.nomasq_all_reserved_ranges = bool(nomasq_all_reserved_ranges)
         self.enable_ipv6 = bool(enable_ipv6)
@@ -269,6 +284,13 @@ class MasqConfig(object):
         self.masq_link_local = False
         self.masq_link_local_ipv6 = False
         self.resync_interval = DEFAULT_RESYNC_INTERVAL
+        # ipmasq.agent extensions (None / defaults = upstream behaviour)
+        self.masquerade_cidrs = None
+        self.snat_to_source = None
+        self.snat_to_source_ipv6 = None
+        self.aggregate = False
+        self.required_cidrs = []
+        self.jump_position = 'append'
         self.warnings = []
 
     @property
@@ -280,15 +302,60 @@ class MasqConfig(object):
         want6 = family == 'ipv6'
         return [c for c in self.non_masquerade_cidrs if is_ipv6_cidr(c) == want6]
 
+    def effective_cidrs(self, family):
+        """The CIDRs rendered for a family: file order, or merged (netaddr.cidr_merge) with ``aggregate``."""
+        cidrs = self.cidrs(family)
+        if self.aggregate and cidrs:
+            return [str(n) for n in netaddr.cidr_merge([parse_cidr(c) for c in cidrs])]
+        return cidrs
+
+    def aggregation_saved(self):
+        """How many rules ``aggregate`` saves, over both families."""
+        return sum(len(self.cidrs(f)) - len(self.effective_cidrs(f)) for f in ('ipv4', 'ipv6'))
+
+    def masquerade_cidrs_of(self, family):
+        if self.masquerade_cidrs is None:
+            return None
+        want6 = family == 'ipv6'
+        return [c for c in self.masquerade_cidrs if is_ipv6_cidr(c) == want6]
+
+    def snat_address(self, family):
+        return self.snat_to_source_ipv6 if family == 'ipv6' else self.snat_to_source
+
+    def masqueraded_set(self, family):
+        """The destinations whose traffic leaves with the node's address (a netaddr.IPSet)."""
+        everything = netaddr.IPSet(['::/0'] if family == 'ipv6' else ['0.0.0.0/0'])
+        keep = netaddr.IPSet(self.cidrs(family))
+        if family == 'ipv4' and not self.masq_link_local:
+            keep.add(LINK_LOCAL_CIDR)
+        if family == 'ipv6' and not self.masq_link_local_ipv6:
+            keep.add(LINK_LOCAL_CIDR_IPV6)
+        listed = self.masquerade_cidrs_of(family)
+        masq = everything if listed is None else netaddr.IPSet(listed)
+        return masq - keep
+
     def to_dict(self):
-        """The config with upstream's key names, as written to the agent's config file."""
-        return {
+        """The config with upstream's key names, as written to the agent's config file (extensions when set)."""
+        data = {
             KEY_CIDRS: list(self.non_masquerade_cidrs),
             KEY_CIDR_LIMIT: self.cidr_limit,
             KEY_LINK_LOCAL: self.masq_link_local,
             KEY_LINK_LOCAL_V6: self.masq_link_local_ipv6,
             KEY_RESYNC: self.resync_interval,
         }
+        if self.masquerade_cidrs is not None:
+            data[KEY_MASQ_CIDRS] = list(self.masquerade_cidrs)
+        if self.snat_to_source:
+            data[KEY_SNAT] = self.snat_to_source
+        if self.snat_to_source_ipv6:
+            data[KEY_SNAT_V6] = self.snat_to_source_ipv6
+        if self.aggregate:
+            data[KEY_AGGREGATE] = True
+        if self.required_cidrs:
+            data[KEY_REQUIRED] = list(self.required_cidrs)
+        if self.jump_position != 'append':
+            data[KEY_JUMP_POSITION] = self.jump_position
+        return data
 
     def __eq__(self, other):
         return isinstance(other, MasqConfig) and self.to_dict() == other.to_dict()
@@ -354,10 +421,9 @@ def config_from_mapping(data, options=None):
 
 
 def _set_key(cfg, key, raw_key, value):
-    if key == KEY_CIDRS:
+    if key in (KEY_CIDRS, KEY_MASQ_CIDRS, KEY_REQUIRED):
         if value is None:
-            cfg.non_masquerade_cidrs = []
-            return
+            value = []
         if not isinstance(value, list):
             raise ConfigError(raw_key, value, 'expected a list of CIDR strings, got %s %s'
                               % (type(value).__name__, _show(value)))
@@ -365,7 +431,12 @@ def _set_key(cfg, key, raw_key, value):
             if not isinstance(item, str):
                 raise ConfigError(raw_key, item, 'expected a CIDR string such as "10.0.0.0/8", got %s %s'
                                   % (type(item).__name__, _show(item)))
-        cfg.non_masquerade_cidrs = list(value)
+        if key == KEY_CIDRS:
+            cfg.non_masquerade_cidrs = list(value)
+        elif key == KEY_MASQ_CIDRS:
+            cfg.masquerade_cidrs = list(value)
+        else:
+            cfg.required_cidrs = list(value)
     elif value is None:
         return
     elif key == KEY_CIDR_LIMIT:
@@ -374,13 +445,27 @@ def _set_key(cfg, key, raw_key, value):
         if value < 0:
             raise ConfigError(raw_key, value, 'must not be negative, got %d' % value)
         cfg.cidr_limit = value
-    elif key in (KEY_LINK_LOCAL, KEY_LINK_LOCAL_V6):
+    elif key in (KEY_LINK_LOCAL, KEY_LINK_LOCAL_V6, KEY_AGGREGATE):
         if not isinstance(value, bool):
             raise ConfigError(raw_key, value, 'expected true or false, got %s %s' % (type(value).__name__, _show(value)))
         if key == KEY_LINK_LOCAL:
             cfg.masq_link_local = value
-        else:
+        elif key == KEY_LINK_LOCAL_V6:
             cfg.masq_link_local_ipv6 = value
+        else:
+            cfg.aggregate = value
+    elif key in (KEY_SNAT, KEY_SNAT_V6):
+        if not isinstance(value, str):
+            raise ConfigError(raw_key, value, 'expected an IP address string, got %s %s'
+                              % (type(value).__name__, _show(value)))
+        if key == KEY_SNAT:
+            cfg.snat_to_source = value
+        else:
+            cfg.snat_to_source_ipv6 = value
+    elif key == KEY_JUMP_POSITION:
+        if value not in JUMP_POSITIONS:
+            raise ConfigError(raw_key, value, 'expected one of %s, got %s' % (', '.join(JUMP_POSITIONS), _show(value)))
+        cfg.jump_position = value
     elif key == KEY_RESYNC:
         if not isinstance(value, str):
             raise ConfigError(raw_key, value, 'expected a Go duration string such as "60s" or "1m30s", got %s %s'
@@ -413,7 +498,47 @@ def validate(cfg, options=None):
         seen.add(net)
     if parse_go_duration(cfg.resync_interval) <= 0:
         raise ConfigError(KEY_RESYNC, cfg.resync_interval, 'must be greater than zero')
+    for key, cidrs in ((KEY_MASQ_CIDRS, cfg.masquerade_cidrs or []), (KEY_REQUIRED, cfg.required_cidrs)):
+        for cidr in cidrs:
+            net = parse_cidr(cidr, key)
+            if net.version == 6 and not options.enable_ipv6 and key == KEY_MASQ_CIDRS:
+                raise ConfigError(key, cidr, 'IPv6 CIDR %s given but IPv6 is not enabled' % _show(cidr))
+    for key, version in ((KEY_SNAT, 4), (KEY_SNAT_V6, 6)):
+        addr = getattr(cfg, 'snat_to_source' if version == 4 else 'snat_to_source_ipv6')
+        if addr is not None:
+            _parse_address(addr, version, key)
+    if cfg.snat_to_source_ipv6 and not options.enable_ipv6:
+        raise ConfigError(KEY_SNAT_V6, cfg.snat_to_source_ipv6, 'IPv6 is not enabled')
+    if options.port_ranges and (cfg.snat_to_source or cfg.snat_to_source_ipv6):
+        raise ConfigError('to-ports', options.to_ports, 'cannot be combined with %s (SNAT takes no port list here)'
+                          % KEY_SNAT)
+    if options.port_ranges and cfg.masquerade_cidrs is not None:
+        raise ConfigError('to-ports', options.to_ports, 'cannot be combined with %s' % KEY_MASQ_CIDRS)
+    check_required(cfg, options)
     return cfg
+
+
+def _parse_address(addr, version, key):
+    """One IP address of the given version (for SNAT), validated like the CIDRs."""
+    net = parse_cidr('%s/%d' % (addr, 32 if version == 4 else 128) if isinstance(addr, str) else addr, key)
+    if net.version != version:
+        raise ConfigError(key, addr, 'expected an IPv%d address, got %s' % (version, _show(addr)))
+    return net.ip
+
+
+def check_required(cfg, options=None):
+    """Guard rail: every CIDR in requiredCIDRs must keep its source address (not be masqueraded)."""
+    for cidr in cfg.required_cidrs:
+        net = parse_cidr(cidr, KEY_REQUIRED)
+        family = 'ipv6' if net.version == 6 else 'ipv4'
+        if family == 'ipv6' and not (options and options.enable_ipv6):
+            continue
+        leak = cfg.masqueraded_set(family) & netaddr.IPSet([net])
+        if leak:
+            parts = [str(c) for c in leak.iter_cidrs()]
+            raise ConfigError(KEY_REQUIRED, cidr, 'required non-masquerade CIDR %s is not covered: traffic to %s '
+                                                  'would be masqueraded; add it to %s'
+                              % (_show(cidr), ', '.join(parts[:5]) + (' ...' if len(parts) > 5 else ''), KEY_CIDRS))
 
 
 def parse_config_text(text, options=None):
@@ -471,4 +596,15 @@ def dump_config(cfg, fmt='yaml'):
     lines.append('%s: %s' % (KEY_LINK_LOCAL, 'true' if data[KEY_LINK_LOCAL] else 'false'))
     lines.append('%s: %s' % (KEY_LINK_LOCAL_V6, 'true' if data[KEY_LINK_LOCAL_V6] else 'false'))
     lines.append('%s: %s' % (KEY_RESYNC, json.dumps(data[KEY_RESYNC])))
+    for key in EXTENSION_KEYS:
+        if key not in data:
+            continue
+        value = data[key]
+        if isinstance(value, list):
+            lines.append('%s:' % key if value else '%s: []' % key)
+            lines.extend('  - %s' % c for c in value)
+        elif isinstance(value, bool):
+            lines.append('%s: %s' % (key, 'true' if value else 'false'))
+        else:
+            lines.append('%s: %s' % (key, json.dumps(value)))
     return '\n'.join(lines) + '\n'

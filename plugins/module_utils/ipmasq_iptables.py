@@ -41,7 +41,8 @@ _BASE_OPTS = {
     '-f': '-f', '--fragment': '-f',
 }
 _BASE_ORDER = ('-s', '-d', '-i', '-o', '-p', '-f')
-_TARGET_OPT_ORDER = {'MASQUERADE': ('--to-ports', '--random', '--random-fully')}
+_TARGET_OPT_ORDER = {'MASQUERADE': ('--to-ports', '--random', '--random-fully'),
+                     'SNAT': ('--to-source', '--random', '--random-fully', '--persistent')}
 _PROB_SCALE = 0x80000000
 
 
@@ -308,9 +309,20 @@ def plan_present(table, cfg, options, family):
     jumps = _jumps(table, chain)
     good = [e for e in jumps if canonical(e.parsed) == want_jump]
     other = [e for e in jumps if canonical(e.parsed) != want_jump]
+    first = getattr(cfg, 'jump_position', 'append') == 'first'
+    postrouting = table.rules('POSTROUTING')
+    if first and good and postrouting[0] is not good[0]:
+        # jumpPosition: first, but something else runs before our jump: move it to the top.
+        lines.append('-D ' + good[0].line[3:])
+        good = []
+        plan.actions.append('move POSTROUTING jump to %s to position 1' % chain)
     if not good:
-        lines.append(' '.join(['-A', 'POSTROUTING'] + [quote(t) for t in jump]))
-        plan.actions.append('append POSTROUTING jump to %s' % chain)
+        if first:
+            lines.append(' '.join(['-I', 'POSTROUTING', '1'] + [quote(t) for t in jump]))
+            plan.actions.append('insert POSTROUTING jump to %s at position 1' % chain)
+        else:
+            lines.append(' '.join(['-A', 'POSTROUTING'] + [quote(t) for t in jump]))
+            plan.actions.append('append POSTROUTING jump to %s' % chain)
     for e in good[1:]:
         lines.append('-D ' + e.line[3:])
         plan.actions.append('delete duplicate POSTROUTING jump to %s' % chain)

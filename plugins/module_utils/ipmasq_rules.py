@@ -19,6 +19,10 @@ FAMILIES = ('ipv4', 'ipv6')
 NON_MASQ_COMMENT = 'ip-masq-agent: local traffic is not subject to MASQUERADE'
 MASQ_COMMENT = 'ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)'
 JUMP_COMMENT_FMT = 'ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom %s chain'
+# ipmasq.agent extensions (no upstream text exists for these)
+MASQ_LISTED_COMMENT = 'ip-masq-agent: outbound traffic to listed CIDRs is subject to MASQUERADE'
+SNAT_COMMENT = 'ip-masq-agent: outbound traffic is subject to SNAT (must be last in chain)'
+SNAT_LISTED_COMMENT = 'ip-masq-agent: outbound traffic to listed CIDRs is subject to SNAT'
 TO_PORTS_PROTOCOLS = ('tcp', 'udp', 'sctp')
 
 
@@ -47,11 +51,24 @@ def non_masq_rule(cidr):
     return ['-m', 'comment', '--comment', NON_MASQ_COMMENT, '-d', cidr, '-j', 'RETURN']
 
 
-def masq_rules(options):
-    """The MASQUERADE rules: per-protocol ``--to-ports`` rules (if any), then the catch-all, last."""
-    base = ['-m', 'comment', '--comment', MASQ_COMMENT, '-j', 'MASQUERADE']
+def masq_rules(options, cfg=None, family='ipv4'):
+    """The MASQUERADE rules: per-protocol ``--to-ports`` rules (if any), then the catch-all, last.
+
+    Extensions: with ``snatToSource`` the target is ``SNAT --to-source ADDR``; with ``masqueradeCIDRs`` only traffic
+    to those CIDRs is translated (one rule per CIDR) and there is no catch-all.
+    """
+    snat = cfg.snat_address(family) if cfg is not None else None
+    listed = cfg.masquerade_cidrs_of(family) if cfg is not None else None
+    if snat:
+        target = ['-j', 'SNAT', '--to-source', snat]
+    else:
+        target = ['-j', 'MASQUERADE']
     if options.random_fully:
-        base.append('--random-fully')
+        target.append('--random-fully')
+    if listed is not None:
+        comment = SNAT_LISTED_COMMENT if snat else MASQ_LISTED_COMMENT
+        return [['-m', 'comment', '--comment', comment, '-d', cidr] + target for cidr in listed]
+    base = ['-m', 'comment', '--comment', SNAT_COMMENT if snat else MASQ_COMMENT] + target
     rules = []
     ranges = options.port_ranges
     if ranges:
@@ -76,9 +93,9 @@ def chain_rules(cfg, options, family='ipv4'):
     else:
         if not cfg.masq_link_local_ipv6:
             rules.append(non_masq_rule(LINK_LOCAL_CIDR_IPV6))
-    for cidr in cfg.cidrs(family):
+    for cidr in cfg.effective_cidrs(family):
         rules.append(non_masq_rule(cidr))
-    rules.extend(masq_rules(options))
+    rules.extend(masq_rules(options, cfg, family))
     return rules
 
 
