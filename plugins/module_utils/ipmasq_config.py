@@ -22,6 +22,7 @@ try:
     HAS_YAML = True
     YAML_IMPORT_ERROR = None
 except ImportError as _e:  # pragma: no cover - exercised by ansible-test's import sanity test
+    yaml = None
     HAS_YAML = False
     YAML_IMPORT_ERROR = _e
 
@@ -31,6 +32,7 @@ try:
     HAS_NETADDR = True
     NETADDR_IMPORT_ERROR = None
 except ImportError as _e:  # pragma: no cover
+    netaddr = None
     HAS_NETADDR = False
     NETADDR_IMPORT_ERROR = _e
 
