@@ -18,26 +18,15 @@ ROUTE4 = ['/usr/sbin/ip', '-j', '-4', 'route', 'show', 'default']
 ROUTE6 = ['/usr/sbin/ip', '-j', '-6', 'route', 'show', 'default']
 
 
-class Runner(object):
-    def __init__(self, script):
-        self.script = list(script)
-        self.calls = []
-
-    def __call__(self, argv, data=None):
-        self.calls.append((argv, data))
-        assert self.script, 'unexpected call %r' % (argv,)
-        want, rc, out, err = self.script.pop(0)
-        assert argv == want, (argv, want)
-        return rc, out, err
-
-
-def run(args, script, tmp_path):
-    out, err = io.StringIO(), io.StringIO()
-    runner = Runner(script)
-    rc = CLI.main(args + ['--lock-file', str(tmp_path / 'lock')], runner=runner,
-                  find=lambda n: '/usr/sbin/' + n, out=out, err=err)
-    assert runner.script == [], 'expected calls not made: %r' % runner.script
-    return rc, out.getvalue(), err.getvalue(), runner
+@pytest.fixture
+def run(scripted, find, tmp_path):
+    def _run(args, script):
+        out, err = io.StringIO(), io.StringIO()
+        runner = scripted(script)
+        rc = CLI.main(args + ['--lock-file', str(tmp_path / 'lock')], runner=runner, find=find, out=out, err=err)
+        assert runner.script == [], 'expected calls not made: %r' % runner.script
+        return rc, out.getvalue(), err.getvalue(), runner
+    return _run
 
 
 @pytest.fixture
@@ -47,72 +36,72 @@ def config(tmp_path):
     return str(p)
 
 
-def test_render_runs_nothing(config, tmp_path):
-    rc, out, err, _r = run(['render', '--config', config], [], tmp_path)
+def test_render_runs_nothing(config, run):
+    rc, out, err, _r = run(['render', '--config', config], [])
     assert rc == 0 and out.startswith('*nat\n:IP-MASQ-AGENT - [0:0]\n') and out.endswith('COMMIT\n') and err == ''
 
 
-def test_render_ipv6_prints_two_blocks(config, tmp_path):
-    rc, out, _e, _r = run(['render', '--config', config, '--enable-ipv6'], [], tmp_path)
+def test_render_ipv6_prints_two_blocks(config, run):
+    rc, out, _e, _r = run(['render', '--config', config, '--enable-ipv6'], [])
     assert rc == 0 and out.count('*nat\n') == 2 and out.index('169.254.0.0/16') < out.index('fe80::/10')
 
 
-def test_check(config, tmp_path):
-    rc, out, _e, _r = run(['check', '--config', config], [], tmp_path)
+def test_check(config, run):
+    rc, out, _e, _r = run(['check', '--config', config], [])
     assert rc == 0 and 'is valid' in out
 
 
-def test_sync_apply_and_output(config, tmp_path):
+def test_sync_apply_and_output(config, run):
     rc, out, err, r = run(['sync', '--config', config],
                           [(VERSION, 0, 'iptables v1.8.9 (nf_tables)\n', ''), (ROUTE4, 0, '[]', ''),
-                           (ROUTE6, 0, '[]', ''), (SAVE, 0, '', ''), (RESTORE, 0, '', '')], tmp_path)
+                           (ROUTE6, 0, '[]', ''), (SAVE, 0, '', ''), (RESTORE, 0, '', '')])
     assert rc == 0 and out.startswith('ipv4: changed: create chain IP-MASQ-AGENT') and err == ''
     assert '--random-fully' in r.calls[-1][1]
 
 
-def test_old_iptables_drops_random_fully_like_upstream(config, tmp_path):
+def test_old_iptables_drops_random_fully_like_upstream(config, run):
     rc, _o, err, r = run(['sync', '--config', config],
                          [(VERSION, 0, 'iptables v1.4.21\n', ''), (ROUTE4, 0, '', ''), (ROUTE6, 0, '', ''),
-                          (SAVE, 0, '', ''), (RESTORE, 0, '', '')], tmp_path)
+                          (SAVE, 0, '', ''), (RESTORE, 0, '', '')])
     assert rc == 0 and '--random-fully' not in r.calls[-1][1] and 'older than 1.6.2' in err
 
 
-def test_explicit_no_random_fully_skips_version_probe(config, tmp_path):
+def test_explicit_no_random_fully_skips_version_probe(config, run):
     rc, _o, _e, r = run(['sync', '--config', config, '--no-random-fully'],
-                        [(ROUTE4, 0, '', ''), (ROUTE6, 0, '', ''), (SAVE, 0, '', ''), (RESTORE, 0, '', '')], tmp_path)
+                        [(ROUTE4, 0, '', ''), (ROUTE6, 0, '', ''), (SAVE, 0, '', ''), (RESTORE, 0, '', '')])
     assert rc == 0 and '--random-fully' not in r.calls[-1][1]
 
 
-def test_failed_restore_exits_1(config, tmp_path):
+def test_failed_restore_exits_1(config, run):
     rc, out, err, _r = run(['sync', '--config', config, '--random-fully'],
                            [(ROUTE4, 0, '', ''), (ROUTE6, 0, '', ''), (SAVE, 0, '', ''),
-                            (RESTORE, 2, '', "iptables-restore: line 3 failed\n")], tmp_path)
+                            (RESTORE, 2, '', "iptables-restore: line 3 failed\n")])
     assert rc == 1 and 'line 3 failed' in err and 'nothing was changed' in err
 
 
-def test_status_drift_exits_1_and_never_writes(config, tmp_path):
-    rc, out, _e, _r = run(['status', '--config', config, '--random-fully'], [(SAVE, 0, '', '')], tmp_path)
+def test_status_drift_exits_1_and_never_writes(config, run):
+    rc, out, _e, _r = run(['status', '--config', config, '--random-fully'], [(SAVE, 0, '', '')])
     assert rc == 1 and 'drift' in out and '+ -A IP-MASQ-AGENT -d 10.0.0.0/8' in out
 
 
-def test_bad_config_exit_2_runs_nothing(tmp_path):
+def test_bad_config_exit_2_runs_nothing(tmp_path, run):
     p = tmp_path / 'bad'
     p.write_text('nonMasqueradeCIDRs: [10.0.0.1/8]\n')
     for cmd in ('render', 'check', 'sync', 'status'):
-        rc, out, err, r = run([cmd, '--config', str(p)], [], tmp_path)
+        rc, out, err, r = run([cmd, '--config', str(p)], [])
         assert rc == 2 and out == '' and 'nonMasqueradeCIDRs' in err and '10.0.0.1/8' in err and r.calls == []
 
 
-def test_unknown_key_warning_and_strict(tmp_path):
+def test_unknown_key_warning_and_strict(tmp_path, run):
     p = tmp_path / 'c'
     p.write_text('nonMasqueradeCIDR: [10.0.0.0/8]\n')
-    rc, _o, err, _r = run(['check', '--config', str(p)], [], tmp_path)
+    rc, _o, err, _r = run(['check', '--config', str(p)], [])
     assert rc == 0 and "did you mean 'nonMasqueradeCIDRs'" in err
-    rc, _o, err, _r = run(['check', '--config', str(p), '--strict'], [], tmp_path)
+    rc, _o, err, _r = run(['check', '--config', str(p), '--strict'], [])
     assert rc == 2 and "did you mean 'nonMasqueradeCIDRs'" in err
 
 
-def test_usage_errors_exit_2(config, tmp_path, capsys):
+def test_usage_errors_exit_2(config, capsys):
     with pytest.raises(SystemExit) as e:
         CLI.main(['sync', '--config', config, '--random-fully', '--no-random-fully'])
     assert e.value.code == 2

@@ -198,30 +198,18 @@ def test_nft_plan_in_sync_and_drift():
     assert N.plan_present(None, c, o).actions == ['create table inet ip-masq-agent']
 
 
-class Runner(object):
-    def __init__(self, script):
-        self.script = list(script)
-        self.calls = []
-
-    def __call__(self, argv, data=None):
-        self.calls.append((argv, data))
-        want, rc, out, err = self.script.pop(0)
-        assert argv == want
-        return rc, out, err
-
-
-def test_nft_sync_reads_once_writes_once():
+def test_nft_sync_reads_once_writes_once(scripted):
     c, o = cfg({})
-    r = Runner([(['/usr/sbin/nft', '-j', 'list', 'table', 'inet', 'ip-masq-agent'], 1, '',
+    r = scripted([(['/usr/sbin/nft', '-j', 'list', 'table', 'inet', 'ip-masq-agent'], 1, '',
                  'Error: No such file or directory'),
                 (['/usr/sbin/nft', '-f', '-'], 0, '', '')])
     p = N.sync(N.NftBackend(r, lambda n: '/usr/sbin/' + n), c, o)
     assert p.changed and r.calls[1][1] == p.payload and not r.script
 
 
-def test_nft_remove():
+def test_nft_remove(scripted):
     c, o = cfg({})
-    r = Runner([(['/usr/sbin/nft', '-j', 'list', 'table', 'inet', 'ip-masq-agent'], 0, listing(c, o), ''),
+    r = scripted([(['/usr/sbin/nft', '-j', 'list', 'table', 'inet', 'ip-masq-agent'], 0, listing(c, o), ''),
                 (['/usr/sbin/nft', '-f', '-'], 0, '', '')])
     p = N.remove(N.NftBackend(r, lambda n: '/usr/sbin/' + n))
     assert p.payload == 'delete table inet ip-masq-agent\n'
@@ -236,11 +224,11 @@ def test_subnet_warning():
     assert len(w) == 1 and '192.0.2.0/24' in w[0]
 
 
-def test_primary_subnets_from_ip_json():
+def test_primary_subnets_from_ip_json(scripted):
     routes = json.dumps([{'dst': 'default', 'gateway': '192.0.2.1', 'dev': 'eth0'}])
     addrs = json.dumps([{'ifname': 'eth0', 'addr_info': [{'family': 'inet', 'local': '192.0.2.10', 'prefixlen': 24,
                                                           'scope': 'global'}]}])
-    r = Runner([(['/sbin/ip', '-j', '-4', 'route', 'show', 'default'], 0, routes, ''),
+    r = scripted([(['/sbin/ip', '-j', '-4', 'route', 'show', 'default'], 0, routes, ''),
                 (['/sbin/ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0'], 0, addrs, ''),
                 (['/sbin/ip', '-j', '-6', 'route', 'show', 'default'], 0, '[]', '')])
     assert H.primary_subnets(r, lambda n: '/sbin/' + n) == ['192.0.2.0/24']

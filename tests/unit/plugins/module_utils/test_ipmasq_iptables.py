@@ -159,49 +159,30 @@ def test_random_fully_version(text, ok):
     assert I.version_supports_random_fully(text) is ok
 
 
-class FakeRunner(object):
-    """An ordered script of (argv, rc, stdout, stderr); fails on any call not expected next."""
-
-    def __init__(self, script):
-        self.script = list(script)
-        self.calls = []
-
-    def __call__(self, argv, data=None):
-        self.calls.append((argv, data))
-        assert self.script, 'unexpected call %r' % (argv,)
-        want, rc, out, err = self.script.pop(0)
-        assert argv == want
-        return rc, out, err
-
-
-def find(name):
-    return '/usr/sbin/' + name
-
-
-def test_sync_reads_once_and_writes_once():
+def test_sync_reads_once_and_writes_once(scripted, find):
     c, o = cfg()
-    runner = FakeRunner([(['/usr/sbin/iptables-save', '-t', 'nat'], 0, '', ''),
+    runner = scripted([(['/usr/sbin/iptables-save', '-t', 'nat'], 0, '', ''),
                          (['/usr/sbin/iptables-restore', '--noflush', '-w', '10'], 0, '', '')])
     p = I.sync_family(I.Backend(runner, find), c, o)
     assert p.changed and runner.script == [] and runner.calls[1][1] == p.payload
 
 
-def test_sync_in_sync_only_reads():
+def test_sync_in_sync_only_reads(scripted, find):
     c, o = cfg()
-    runner = FakeRunner([(['/usr/sbin/iptables-save', '-t', 'nat'], 0, IN_SYNC, '')])
+    runner = scripted([(['/usr/sbin/iptables-save', '-t', 'nat'], 0, IN_SYNC, '')])
     assert not I.sync_family(I.Backend(runner, find), c, o).changed
     assert len(runner.calls) == 1
 
 
-def test_check_mode_never_writes():
+def test_check_mode_never_writes(scripted, find):
     c, o = cfg()
-    runner = FakeRunner([(['/usr/sbin/iptables-save', '-t', 'nat'], 0, '', '')])
+    runner = scripted([(['/usr/sbin/iptables-save', '-t', 'nat'], 0, '', '')])
     assert I.sync_family(I.Backend(runner, find), c, o, check_mode=True).changed
 
 
-def test_failed_restore_raises_with_details():
+def test_failed_restore_raises_with_details(scripted, find):
     c, o = cfg()
-    runner = FakeRunner([(['/usr/sbin/iptables-save', '-t', 'nat'], 0, '', ''),
+    runner = scripted([(['/usr/sbin/iptables-save', '-t', 'nat'], 0, '', ''),
                          (['/usr/sbin/iptables-restore', '--noflush', '-w', '10'], 4, '',
                           'Another app is currently holding the xtables lock.')])
     with pytest.raises(I.IptablesError) as e:
@@ -209,17 +190,17 @@ def test_failed_restore_raises_with_details():
     assert e.value.rc == 4 and 'xtables lock' in e.value.msg and 'nothing was changed' in e.value.msg
 
 
-def test_failed_save_raises():
+def test_failed_save_raises(scripted, find):
     c, o = cfg()
-    runner = FakeRunner([(['/usr/sbin/iptables-save', '-t', 'nat'], 1, '', 'Permission denied (you must be root)')])
+    runner = scripted([(['/usr/sbin/iptables-save', '-t', 'nat'], 1, '', 'Permission denied (you must be root)')])
     with pytest.raises(I.IptablesError) as e:
         I.sync_family(I.Backend(runner, find), c, o)
     assert e.value.rc == 1 and 'Permission denied' in e.value.stderr
 
 
-def test_ipv6_uses_ip6tables():
+def test_ipv6_uses_ip6tables(scripted, find):
     c, o = cfg(enable_ipv6=True)
-    runner = FakeRunner([(['/usr/sbin/ip6tables-save', '-t', 'nat'], 0, '', ''),
+    runner = scripted([(['/usr/sbin/ip6tables-save', '-t', 'nat'], 0, '', ''),
                          (['/usr/sbin/ip6tables-restore', '--noflush', '-w', '10'], 0, '', '')])
     p = I.sync_family(I.Backend(runner, find, 'ipv6'), c, o)
     assert '-d fe80::/10' in p.payload and '10.0.0.0/8' not in p.payload
