@@ -543,8 +543,8 @@ def check_required(cfg, options=None):
                               % (_show(cidr), ', '.join(parts[:5]) + (' ...' if len(parts) > 5 else ''), KEY_CIDRS))
 
 
-def parse_config_text(text, options=None):
-    """Parse the agent config file's content (str or bytes; YAML or JSON). Empty means defaults."""
+def text_to_mapping(text):
+    """The config file's content (str or bytes; YAML or JSON) as a mapping, not yet validated. Empty -> ``{}``."""
     require_libs()
     if isinstance(text, bytes):
         if len(text) > MAX_CONFIG_BYTES:
@@ -558,7 +558,7 @@ def parse_config_text(text, options=None):
     if len(text) > MAX_CONFIG_BYTES:
         raise ConfigError('config', '%d characters' % len(text), 'file is larger than %d bytes' % MAX_CONFIG_BYTES)
     if text.strip() == '':
-        return config_from_mapping({}, options)
+        return {}
     try:
         data = json.loads(text)
     except ValueError:
@@ -566,23 +566,40 @@ def parse_config_text(text, options=None):
             data = yaml.safe_load(text)
         except yaml.YAMLError as e:
             raise ConfigError('config', text[:40], 'not valid YAML or JSON: %s' % str(e).replace('\n', ' '))
-    return config_from_mapping(data, options)
+    return {} if data is None else data
 
 
-def load_config_file(path, options=None):
-    """Read and parse the agent config file. A missing file means defaults (as upstream)."""
+def parse_config_text(text, options=None):
+    """Parse and validate the agent config file's content (str or bytes; YAML or JSON). Empty means defaults."""
+    return config_from_mapping(text_to_mapping(text), options)
+
+
+def load_config_file(path, options=None, overrides=None):
+    """Read, parse and validate the agent config file. A missing file means defaults (as upstream).
+
+    ``overrides`` (upstream key names) replace the file's values before validation, e.g. a larger ``cidrLimit``.
+    """
     import errno
     import os
     try:
         if os.path.isdir(path):
             raise ConfigError('config', path, 'path %s is a directory, not a config file' % _show(path))
         with open(path, 'rb') as f:
-            data = f.read(MAX_CONFIG_BYTES + 1)
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except (IOError, OSError) as e:
-        if e.errno == errno.ENOENT:
-            return config_from_mapping({}, options)
-        raise ConfigError('config', path, 'cannot read %s: %s' % (_show(path), e.strerror or e))
-    return parse_config_text(data, options)
+        if e.errno != errno.ENOENT:
+            raise ConfigError('config', path, 'cannot read %s: %s' % (_show(path), e.strerror or e))
+        raw = b''
+    data = text_to_mapping(raw)
+    if overrides:
+        if not isinstance(data, dict):
+            return config_from_mapping(data, options)  # reports the shape error
+        data = dict(data)
+        for key, value in overrides.items():
+            for k in [k for k in data if isinstance(k, str) and k.lower() == key.lower()]:
+                del data[k]
+            data[key] = value
+    return config_from_mapping(data, options)
 
 
 def dump_config(cfg, fmt='yaml'):

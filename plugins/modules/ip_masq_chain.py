@@ -253,14 +253,9 @@ def option_name(key):
 def load(module, options):
     p = module.params
     if p['config_path']:
-        cfg = load_config_file(p['config_path'], options)
         overrides = dict((k, p[o]) for o, k in OPTION_KEYS if o not in FILE_ONLY and p[o] is not None
                          and p[o] != [] and not (o == 'aggregate' and p[o] is False))
-        if overrides:
-            data = cfg.to_dict()
-            data.update(overrides)
-            cfg = config_from_mapping(data, options)
-        return cfg
+        return load_config_file(p['config_path'], options, overrides)
     data = dict((k, p[o]) for o, k in OPTION_KEYS if p[o] is not None)
     if data.get('requiredCIDRs') == []:
         del data['requiredCIDRs']
