@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """New-connection setup rate through a masquerading "node" namespace: iptables chain vs nftables set.
 
 Topology (private network namespaces, veth pairs, no route to the machine's own namespace):

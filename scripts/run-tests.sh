@@ -1,9 +1,9 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Runs each test tier (a make target), keeps going after a failure, and ends with one summary line.
 # A pytest tier writes JUnit XML; its counts are summed. A tier that is not pytest counts as one test.
 # pytest's exit 5 (no tests collected) is a failure.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 OUT=tests/output/junit
 rm -rf "$OUT"; mkdir -p "$OUT"
 failed_tiers=()

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Installs everything the tests and the demo need on a fresh Debian 12 machine (run as root).
 # Idempotent: each step is skipped when its stamp matches the recipe that made it.
 set -euo pipefail
@@ -7,13 +7,14 @@ ROOT=$PWD
 CACHE=$ROOT/.cache
 mkdir -p "$CACHE"
 
-APT_PACKAGES="iptables iproute2 nftables podman runc mmdebstrap shellcheck conntrack socat git make python3-venv"
+APT_PACKAGES="iptables iproute2 nftables podman runc mmdebstrap shellcheck conntrack socat git make python3-venv rsync"
 stamp_ok() { [ -f "$CACHE/$1.stamp" ] && [ "$(cat "$CACHE/$1.stamp")" = "$2" ]; }
 
 if ! stamp_ok apt "$APT_PACKAGES" || ! command -v iptables-legacy >/dev/null; then
   echo "setup: apt packages"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # shellcheck disable=SC2086 # a word list on purpose
   apt-get install -y -qq $APT_PACKAGES >/dev/null
   echo "$APT_PACKAGES" >"$CACHE/apt.stamp"
 fi

@@ -37,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.print_usage(sys.stderr)
         sys.stderr.write('ip-masq-agent: error: %s\n' % message)
-        sys.exit(EXIT_USAGE)
+        raise SystemExit(EXIT_USAGE)
 
 
 def build_parser():

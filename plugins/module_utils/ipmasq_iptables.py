@@ -165,7 +165,7 @@ def parse_rule(tokens):
         vals, j = values_from(i + 1)
         owner = section
         # Attribute the option to the most recent extension that knows it (as iptables' parser does).
-        for name, opts in reversed([(m, o) for m, o in modules] + ([(target, target_opts)] if target else [])):
+        for name, opts in reversed(list(modules) + ([(target, target_opts)] if target else [])):
             if tok in _KNOWN_OPTS.get(name.replace('goto:', ''), ()):
                 owner = opts
                 break

@@ -24,7 +24,7 @@ description:
     (O(config_path)), read the way the C(ip-masq-agent) host program reads it.
   - Runs on one host are serialised with the host program's lock file, so a timer-driven sync never interleaves.
 author:
-  - ipmasq.agent contributors
+  - ipmasq.agent contributors (@ipmasq)
 options:
   state:
     description:
@@ -195,9 +195,13 @@ rules:
   sample:
     ipv4:
       - ":IP-MASQ-AGENT - [0:0]"
-      - "-A POSTROUTING -m comment --comment \"ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom IP-MASQ-AGENT chain\" -m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT"
+      - >-
+        -A POSTROUTING -m comment --comment "ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination
+        traffic to our custom IP-MASQ-AGENT chain" -m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT
       - "-A IP-MASQ-AGENT -d 169.254.0.0/16 -m comment --comment \"ip-masq-agent: local traffic is not subject to MASQUERADE\" -j RETURN"
-      - "-A IP-MASQ-AGENT -m comment --comment \"ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)\" -j MASQUERADE --random-fully"
+      - >-
+        -A IP-MASQ-AGENT -m comment --comment "ip-masq-agent: outbound traffic is subject to MASQUERADE
+        (must be last in chain)" -j MASQUERADE --random-fully
 actions:
   description: What was (or, in check mode, would be) done, per family.
   returned: always

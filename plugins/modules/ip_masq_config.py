@@ -21,7 +21,7 @@ description:
     and the value, and the file on disk is left untouched.
   - Writes atomically, reports a real diff, honours check mode, can keep a backup.
 author:
-  - ipmasq.agent contributors
+  - ipmasq.agent contributors (@ipmasq)
 options:
   path:
     description: The config file. Missing parent directories are created (mode C(0755)).

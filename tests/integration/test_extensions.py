@@ -1,7 +1,7 @@
 """Beyond upstream, on real iptables / nftables in throwaway network namespaces."""
 import pytest
 
-from tests.lib.netns import Netns, our_lines
+from tests.lib.netns import Netns
 
 
 @pytest.fixture
@@ -17,14 +17,14 @@ def cfgfile(tmp_path, text):
     return str(p)
 
 
-FOREIGN_NFT = '''table ip user-filter {
-	counter seen { packets 42 bytes 4200 }
-	chain out {
-		type filter hook output priority 0; policy accept;
-		ip daddr 203.0.113.9 counter packets 7 bytes 700 accept
-	}
-}
-'''
+FOREIGN_NFT = '\n'.join([
+    'table ip user-filter {',
+    '    counter seen { packets 42 bytes 4200 }',
+    '    chain out {',
+    '        type filter hook output priority 0; policy accept;',
+    '        ip daddr 203.0.113.9 counter packets 7 bytes 700 accept',
+    '    }',
+    '}', ''])
 
 
 def nft_list(ns, *what):

@@ -109,9 +109,9 @@ IN_SYNC_PR = '''*nat
 :IP-MASQ-AGENT - [0:0]
 :KUBE-POSTROUTING - [0:0]
 -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
--A POSTROUTING -m comment --comment "ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom IP-MASQ-AGENT chain" -m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT
+%(jump)s
 COMMIT
-'''
+''' % {'jump': R.rule_text('POSTROUTING', R.jump_rule('IP-MASQ-AGENT'))}
 
 
 def test_jump_position_first_moves_jump():
@@ -201,8 +201,8 @@ def test_nft_plan_in_sync_and_drift():
 def test_nft_sync_reads_once_writes_once(scripted):
     c, o = cfg({})
     r = scripted([(['/usr/sbin/nft', '-j', 'list', 'table', 'inet', 'ip-masq-agent'], 1, '',
-                 'Error: No such file or directory'),
-                (['/usr/sbin/nft', '-f', '-'], 0, '', '')])
+                   'Error: No such file or directory'),
+                  (['/usr/sbin/nft', '-f', '-'], 0, '', '')])
     p = N.sync(N.NftBackend(r, lambda n: '/usr/sbin/' + n), c, o)
     assert p.changed and r.calls[1][1] == p.payload and not r.script
 
@@ -210,7 +210,7 @@ def test_nft_sync_reads_once_writes_once(scripted):
 def test_nft_remove(scripted):
     c, o = cfg({})
     r = scripted([(['/usr/sbin/nft', '-j', 'list', 'table', 'inet', 'ip-masq-agent'], 0, listing(c, o), ''),
-                (['/usr/sbin/nft', '-f', '-'], 0, '', '')])
+                  (['/usr/sbin/nft', '-f', '-'], 0, '', '')])
     p = N.remove(N.NftBackend(r, lambda n: '/usr/sbin/' + n))
     assert p.payload == 'delete table inet ip-masq-agent\n'
 
@@ -229,8 +229,8 @@ def test_primary_subnets_from_ip_json(scripted):
     addrs = json.dumps([{'ifname': 'eth0', 'addr_info': [{'family': 'inet', 'local': '192.0.2.10', 'prefixlen': 24,
                                                           'scope': 'global'}]}])
     r = scripted([(['/sbin/ip', '-j', '-4', 'route', 'show', 'default'], 0, routes, ''),
-                (['/sbin/ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0'], 0, addrs, ''),
-                (['/sbin/ip', '-j', '-6', 'route', 'show', 'default'], 0, '[]', '')])
+                  (['/sbin/ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0'], 0, addrs, ''),
+                  (['/sbin/ip', '-j', '-6', 'route', 'show', 'default'], 0, '[]', '')])
     assert H.primary_subnets(r, lambda n: '/sbin/' + n) == ['192.0.2.0/24']
 
 

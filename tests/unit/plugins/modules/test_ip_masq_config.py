@@ -56,7 +56,7 @@ def test_json_and_backup(run_module, tmp_path):
     path = tmp_path / 'c'
     path.write_text(YAML)
     result, _s = run_module(ip_masq_config.main, dict(path=str(path), format='json', backup=True,
-                                                       ip_version='both', non_masquerade_cidrs=['fd00::/8']))
+                                                      ip_version='both', non_masquerade_cidrs=['fd00::/8']))
     assert result['changed'] and json.loads(path.read_text())['nonMasqueradeCIDRs'] == ['fd00::/8']
     assert open(result['backup_file']).read() == YAML
 
