@@ -17,10 +17,9 @@ import errno
 import ipaddress
 import os
 import re
-import shlex
 import time
 
-from .ipmasq_rules import chain_rules, jump_rule, quote
+from .ipmasq_rules import NON_MASQ_COMMENT, chain_rules, jump_rule, quote
 
 # Options each extension understands, so that a token stream such as
 # "-j MASQUERADE --random-fully -p tcp -m statistic --mode random --probability 0.5 --to-ports 1-2"
@@ -60,17 +59,52 @@ class IptablesError(Exception):
 
 # --- parsing iptables-save ---------------------------------------------------------------------------------------
 
-class Entry(object):
-    """One ``-A`` line of iptables-save: its chain, tokens after ``-A CHAIN``, and the line as printed."""
+_TOKEN_RE = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
+_UNESCAPE_RE = re.compile(r'\\(.)')
 
-    def __init__(self, chain, tokens, line):
+
+def split_line(line):
+    """Split an iptables-save line into tokens: double-quoted strings with backslash escapes, else whitespace.
+
+    The quoting iptables-save writes (it escapes only quotes and backslashes), several times faster than shlex.
+    """
+    if '"' not in line:
+        return line.split()
+    out = []
+    for quoted, bare in _TOKEN_RE.findall(line):
+        out.append(_UNESCAPE_RE.sub(r'\1', quoted) if bare == '' else bare)
+    return out
+
+
+class Entry(object):
+    """One ``-A`` line of iptables-save: its chain and the line as printed; tokens and parse on demand."""
+
+    __slots__ = ('chain', 'line', '_tokens', '_parsed')
+
+    def __init__(self, chain, line):
         self.chain = chain
-        self.tokens = tokens
         self.line = line
-        self.parsed = parse_rule(tokens)
+        self._tokens = None
+        self._parsed = None
+
+    @property
+    def tokens(self):
+        if self._tokens is None:
+            self._tokens = split_line(self.line)[2:]
+        return self._tokens
+
+    @property
+    def parsed(self):
+        if self._parsed is None:
+            self._parsed = parse_rule(self.tokens)
+        return self._parsed
 
     @property
     def target(self):
+        # cheap for the common case; the full parse only when the line mentions a jump
+        if ' -j ' not in self.line and ' -g ' not in self.line and ' --jump ' not in self.line \
+                and ' --goto ' not in self.line:
+            return None
         return self.parsed['target']
 
 
@@ -79,9 +113,14 @@ class NatTable(object):
         self.chains = {}  # name -> policy line as printed
         self.chain_order = []
         self.entries = []
+        self._by_chain = None
 
     def rules(self, chain):
-        return [e for e in self.entries if e.chain == chain]
+        if self._by_chain is None:
+            self._by_chain = {}
+            for e in self.entries:
+                self._by_chain.setdefault(e.chain, []).append(e)
+        return self._by_chain.get(chain, [])
 
     def has_chain(self, chain):
         return chain in self.chains
@@ -110,9 +149,10 @@ def parse_save(text):
             continue
         if line.startswith('['):  # counters from -c
             line = line.split(']', 1)[1].strip()
-        tokens = shlex.split(line)
-        if len(tokens) >= 2 and tokens[0] == '-A':
-            table.entries.append(Entry(tokens[1], tokens[2:], line))
+        if line.startswith('-A '):
+            parts = line.split(None, 2)
+            if len(parts) >= 2:
+                table.entries.append(Entry(parts[1], line))
     return table
 
 
@@ -181,15 +221,29 @@ def _is_number(tok):
     return re.match(r'^-[0-9.]+$', tok) is not None
 
 
+_CANON_V4_RE = re.compile(r'^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}'
+                          r'(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(?:3[0-2]|[12]?[0-9])$')
+
+
+def norm_cidr(value):
+    """An address or CIDR as iptables-save prints it (``10.0.0.0/8``, ``fd00::/8``, ``10.1.2.3/32``)."""
+    if _CANON_V4_RE.match(value):
+        # Already canonical unless host bits are set (iptables-save prints the network): check cheaply.
+        addr, bits = value.split('/')
+        n = 0
+        for part in addr.split('.'):
+            n = (n << 8) | int(part)
+        if n & ((1 << (32 - int(bits))) - 1) == 0:
+            return value
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        return value
+
+
 def _norm_value(opt, vals):
     if opt in ('-s', '-d'):
-        out = []
-        for v in vals:
-            try:
-                out.append(str(ipaddress.ip_network(v, strict=False)))
-            except ValueError:
-                out.append(v)
-        return tuple(out)
+        return tuple(norm_cidr(v) for v in vals)
     if opt == '-p':
         return tuple(v.lower() for v in vals)
     if opt == '--probability':
@@ -248,6 +302,10 @@ def save_text(chain, tokens):
 
 # --- planning ----------------------------------------------------------------------------------------------------
 
+_RETURN_SHAPE = ['-m', 'comment', '--comment', NON_MASQ_COMMENT, '-d']
+_RETURN_SAVE = '-A %%s -d %%s -m comment --comment %s -j RETURN' % quote(NON_MASQ_COMMENT)
+
+
 class Plan(object):
     """What one family needs: the restore payload (None when in sync) and before/after as iptables-save lines."""
 
@@ -282,8 +340,14 @@ def _current_lines(table, chain):
 
 def desired_lines(chain, rules):
     """The agent's lines as iptables-save will print them once in sync: chain declaration, jump, rules."""
-    return ([':%s - [0:0]' % chain, save_text('POSTROUTING', jump_rule(chain))]
-            + [save_text(chain, r) for r in rules])
+    out = [':%s - [0:0]' % chain, save_text('POSTROUTING', jump_rule(chain))]
+    for r in rules:
+        if len(r) == 8 and r[:5] == _RETURN_SHAPE and r[6:] == ['-j', 'RETURN']:
+            # the non-masquerade RETURN rule, thousands of times in large lists: format it directly
+            out.append(_RETURN_SAVE % (chain, norm_cidr(r[5])))
+        else:
+            out.append(save_text(chain, r))
+    return out
 
 
 def plan_present(table, cfg, options, family):
@@ -292,14 +356,19 @@ def plan_present(table, cfg, options, family):
     rules = chain_rules(cfg, options, family)
     plan = Plan(family, chain)
     plan.before = _current_lines(table, chain)
+    plan.after = desired_lines(chain, rules)
     lines = []
-    live = [canonical(e.parsed) for e in table.rules(chain)]
-    want = [canonical(r) for r in rules]
+    live_entries = table.rules(chain)
+    # Fast path: the live lines are exactly what iptables-save prints for the desired rules. Otherwise compare parsed
+    # rules (another iptables version may print the same rules differently).
+    same = table.has_chain(chain) and [e.line for e in live_entries] == plan.after[2:]
+    if not same and table.has_chain(chain):
+        same = [canonical(e.parsed) for e in live_entries] == [canonical(r) for r in rules]
     if not table.has_chain(chain):
         plan.actions.append('create chain %s' % chain)
-    elif live != want:
-        plan.actions.append('rewrite chain %s (%d rules -> %d rules)' % (chain, len(live), len(want)))
-    if not table.has_chain(chain) or live != want:
+    elif not same:
+        plan.actions.append('rewrite chain %s (%d rules -> %d rules)' % (chain, len(live_entries), len(rules)))
+    if not same:
         # With --noflush, the chain line flushes and rebuilds this chain only, atomically with its rules.
         lines.append(':%s - [0:0]' % chain)
         lines.extend(' '.join(['-A', chain] + [quote(t) for t in r]) for r in rules)
@@ -329,8 +398,6 @@ def plan_present(table, cfg, options, family):
     for e in other:
         lines.append('-D ' + e.line[3:])
         plan.actions.append('replace POSTROUTING jump to %s: %s' % (chain, e.line))
-    # Predicted iptables-save lines after the write: the kept jump stays where it is.
-    plan.after = desired_lines(chain, rules)
     if lines:
         plan.payload = '*nat\n' + '\n'.join(lines) + '\nCOMMIT\n'
     return plan

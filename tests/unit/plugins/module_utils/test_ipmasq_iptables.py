@@ -218,3 +218,22 @@ def test_host_lock_times_out(tmp_path):
     assert 'held' in str(e.value)
     with I.HostLock(path, timeout=0.2):
         pass
+
+
+@pytest.mark.parametrize('line', [
+    '-A POSTROUTING -m comment --comment "\\"ip-masq-agent: old\\"" -m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT',
+    '-A X -m comment --comment "back\\\\slash and \\"quotes\\"" -j RETURN',
+    '-A X -d 10.0.0.0/8 -m comment --comment "ip-masq-agent: local traffic is not subject to MASQUERADE" -j RETURN',
+    '-A X -m comment --comment "" -j RETURN',
+    '-A KUBE-SVC-X -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-Y',
+])
+def test_split_line_matches_shlex_on_iptables_save_quoting(line):
+    import shlex
+    assert I.split_line(line) == shlex.split(line)
+
+
+@pytest.mark.parametrize('value, text', [
+    ('10.0.0.0/8', '10.0.0.0/8'), ('10.1.2.3/8', '10.0.0.0/8'), ('10.1.2.3/32', '10.1.2.3/32'), ('10.1.2.3', '10.1.2.3/32'),
+    ('0.0.0.0/0', '0.0.0.0/0'), ('FD00::/8', 'fd00::/8'), ('fe80:0::/10', 'fe80::/10'), ('not-an-ip', 'not-an-ip')])
+def test_norm_cidr_as_iptables_save_prints(value, text):
+    assert I.norm_cidr(value) == text
