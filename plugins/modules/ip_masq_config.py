@@ -141,6 +141,11 @@ config:
     masqLinkLocal: false
     masqLinkLocalIPv6: false
     resyncInterval: 60s
+resync_interval_seconds:
+  description: C(resyncInterval) in seconds (for a systemd timer, for example).
+  returned: when O(state=present)
+  type: float
+  sample: 60.0
 path:
   description: The config file.
   returned: always
@@ -246,6 +251,7 @@ def main():
         module.warn(w)
     content = dump_config(cfg, p['format'])
     result['config'] = cfg.to_dict()
+    result['resync_interval_seconds'] = cfg.resync_seconds
 
     if old != to_bytes(content):
         result['changed'] = True
