@@ -219,6 +219,20 @@ def parse_cidr(cidr, key=KEY_CIDRS):
     return net
 
 
+def check_cidr(cidr, key=KEY_CIDRS):
+    """Validate one CIDR (as ``parse_cidr``) and return ``(version, value as int, prefix)``; IPv4 without netaddr."""
+    if isinstance(cidr, str) and '/' in cidr and ':' not in cidr:
+        addr, _sep, prefix = cidr.partition('/')
+        if _IPV4_RE.match(addr) and _PREFIX_RE.match(prefix) and int(prefix) <= 32:
+            n = 0
+            for part in addr.split('.'):
+                n = (n << 8) | int(part)
+            if n & ((1 << (32 - int(prefix))) - 1) == 0:
+                return 4, n, int(prefix)
+    net = parse_cidr(cidr, key)  # the slow path raises the precise error, or handles IPv6
+    return net.version, int(net.network), net.prefixlen
+
+
 def is_ipv6_cidr(cidr):
     return ':' in cidr
 
@@ -491,8 +505,8 @@ def validate(cfg, options=None):
                           'intended' % (cfg.cidr_limit, n, KEY_CIDR_LIMIT))
     seen = set()
     for cidr in cfg.non_masquerade_cidrs:
-        net = parse_cidr(cidr)
-        if net.version == 6 and not options.enable_ipv6:
+        net = check_cidr(cidr)
+        if net[0] == 6 and not options.enable_ipv6:
             raise ConfigError(KEY_CIDRS, cidr, 'IPv6 CIDR %s given but IPv6 is not enabled; enable it with '
                                                '--enable-ipv6 (ip_version: ipv6 or both in the modules)' % _show(cidr))
         if net in seen:
@@ -563,7 +577,8 @@ def text_to_mapping(text):
         data = json.loads(text)
     except ValueError:
         try:
-            data = yaml.safe_load(text)
+            # libyaml's loader when PyYAML has it (same YAML 1.1 rules, ~10x faster on large lists)
+            data = yaml.load(text, Loader=getattr(yaml, 'CSafeLoader', yaml.SafeLoader))
         except yaml.YAMLError as e:
             raise ConfigError('config', text[:40], 'not valid YAML or JSON: %s' % str(e).replace('\n', ' '))
     return {} if data is None else data
