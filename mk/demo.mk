@@ -1,0 +1,3 @@
+.PHONY: demo
+demo: setup
+	@bash scripts/demo.sh
