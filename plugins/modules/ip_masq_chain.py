@@ -149,8 +149,9 @@ notes:
   - Needs the Python libraries PyYAML and netaddr on the target (Debian C(python3-yaml), C(python3-netaddr)).
   - Rules are compared parsed, not as text, because iptables-save reorders matches and rewrites values.
   - Counters. With C(iptables-nft) counters live on each rule and a write cannot touch other chains' counters. With
-    C(iptables-legacy) a write replaces the whole nat table in the kernel; iptables 1.8.9 carries the counters of
-    unchanged rules over (measured on Debian 12), older releases may reset them.
+    C(iptables-legacy) a write replaces the whole nat table in the kernel; measured with iptables 1.8.9, the counters
+    of other chains' rules survive but the policy counters of the built-in chains are reset to zero (as with any
+    tool writing the table through iptables-legacy).
 seealso:
   - module: ipmasq.agent.ip_masq_config
   - name: Upstream ip-masq-agent

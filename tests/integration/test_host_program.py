@@ -80,8 +80,9 @@ def test_sync_then_second_sync_writes_nothing(ns, tmp_path):
         'last in chain)" -j MASQUERADE --random-fully',
     ]
     after_first = foreign_lines(live)
-    # Counters included, on both backends. (iptables-legacy replaces the whole nat table in the kernel, but
-    # iptables 1.8.9's libiptc carries the counters of unchanged rules over; measured here, see docs.)
+    # Counters included, on both backends: rule counters survive (iptables-legacy's libiptc carries them over). The
+    # built-in chains' policy counters are zero here; with real traffic, iptables-legacy resets them (known limit,
+    # see README and tests/reliability test_coexistence_with_real_counters).
     assert after_first == before_foreign
 
     r2 = ns.agent('sync', '--config', cfg)

@@ -1,0 +1,58 @@
+"""Real packets through a masquerading node: the source address each destination sees on a TCP connection."""
+from tests.lib.topology import NODE_ADDRS, POD4, POD6
+
+CFG = 'nonMasqueradeCIDRs: [10.0.0.0/8]\n'
+
+
+def test_non_masquerade_destination_sees_pod_address(topo):
+    """Does: sync nonMasqueradeCIDRs [10.0.0.0/8]; connect pod -> 10.20.0.10. Asserts: dst sees the Pod address."""
+    topo.sync(CFG)
+    assert topo.seen_from('10.20.0.10') == POD4
+
+
+def test_other_destinations_see_node_address(topo):
+    """Does: same config; connect pod -> 203.0.113.10 and 198.51.100.10. Asserts: both see the node's address."""
+    topo.sync(CFG)
+    for dst in ('203.0.113.10', '198.51.100.10'):
+        seen = topo.seen_from(dst)
+        assert seen != POD4 and seen in NODE_ADDRS, seen
+
+
+def test_link_local_not_masqueraded_by_default(topo):
+    """Does: masqLinkLocal false (default); connect pod -> 169.254.1.10. Asserts: dst sees the Pod address."""
+    topo.sync(CFG)
+    assert topo.seen_from('169.254.1.10') == POD4
+
+
+def test_link_local_masqueraded_with_masq_link_local(topo):
+    """Does: masqLinkLocal true; connect pod -> 169.254.1.10. Asserts: dst sees the node's address."""
+    topo.sync(CFG + 'masqLinkLocal: true\n')
+    seen = topo.seen_from('169.254.1.10')
+    assert seen != POD4 and seen in NODE_ADDRS, seen
+
+
+def test_config_change_applies_to_new_connections(topo):
+    """Does: sync [10.0.0.0/8], then [203.0.113.0/24] and sync again; new connections (new source ports, so new
+    conntrack entries: existing flows keep the NAT they started with, by design of conntrack).
+    Asserts: after the change 203.0.113.10 sees the Pod address and 10.20.0.10 sees the node's."""
+    topo.sync(CFG)
+    assert topo.seen_from('203.0.113.10') != POD4
+    topo.sync('nonMasqueradeCIDRs: [203.0.113.0/24]\n')
+    assert topo.seen_from('203.0.113.10') == POD4
+    seen = topo.seen_from('10.20.0.10')
+    assert seen != POD4 and seen in NODE_ADDRS, seen
+
+
+def test_ipv6(topo):
+    """Does: --enable-ipv6 with [10.0.0.0/8, fd00:20::/64]; connect pod -> fd00:20::10 and -> 2001:db8:1::10.
+    Asserts: the first sees the Pod's IPv6 address, the second the node's."""
+    topo.sync('nonMasqueradeCIDRs: [10.0.0.0/8, "fd00:20::/64"]\n', '--enable-ipv6')
+    assert topo.seen_from('fd00:20::10') == POD6
+    seen = topo.seen_from('2001:db8:1::10')
+    assert seen != POD6 and seen in NODE_ADDRS, seen
+
+
+def test_without_the_agent_nothing_is_masqueraded(topo):
+    """Does: no sync at all (the control case). Asserts: 10.20.0.10 sees the Pod address, so the other tests'
+    node addresses come from the agent's rules and nothing else."""
+    assert topo.seen_from('10.20.0.10') == POD4
