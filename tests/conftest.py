@@ -9,11 +9,30 @@ if os.path.isdir(os.path.join(COLLECTIONS, 'ansible_collections', 'ipmasq', 'age
     sys.path.insert(0, COLLECTIONS)
 
 
-# --- docs/reliability.md: record each data-path and reliability case (its docstring and result) -------------------
 import json  # noqa: E402
 
 import pytest  # noqa: E402
 
+
+# --- throwaway network namespaces with real iptables ------------------------------------------------------------
+@pytest.fixture(params=['nft', 'legacy'])
+def ns(request, tmp_path):
+    """A private network namespace whose iptables commands use the nft or the legacy backend."""
+    from tests.lib.netns import Netns
+    n = Netns(request.param, str(tmp_path))
+    yield n
+    n.delete()
+
+
+@pytest.fixture
+def ns_nft(tmp_path):
+    from tests.lib.netns import Netns
+    n = Netns('nft', str(tmp_path))
+    yield n
+    n.delete()
+
+
+# --- docs/reliability.md: record each data-path and reliability case (its docstring and result) -------------------
 REPORT_DIR = os.path.join(ROOT, 'tests', 'output', 'reliability')
 REPORTED = ('tests/datapath/', 'tests/reliability/')
 

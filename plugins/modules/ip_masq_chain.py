@@ -220,10 +220,11 @@ rules_saved:
   sample: 3
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_ansible import fail_without_libs
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_config import (
-    HAS_NETADDR, HAS_YAML, NETADDR_IMPORT_ERROR, YAML_IMPORT_ERROR, ConfigError, Options, config_from_mapping,
+    ConfigError, Options, config_from_mapping,
     load_config_file)
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_host import (
     choose_backend, primary_subnets, subnet_warnings)
@@ -294,10 +295,7 @@ def main():
         mutually_exclusive=[('config_path', o) for o in FILE_ONLY],
         supports_check_mode=True,
     )
-    if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib('PyYAML'), exception=YAML_IMPORT_ERROR)
-    if not HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib('netaddr'), exception=NETADDR_IMPORT_ERROR)
+    fail_without_libs(module)
     p = module.params
 
     def runner(argv, data=None):

@@ -161,11 +161,12 @@ backup_file:
 import os
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_ansible import fail_without_libs
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_config import (
-    HAS_NETADDR, HAS_YAML, NETADDR_IMPORT_ERROR, YAML_IMPORT_ERROR, ConfigError, Options, config_from_mapping,
+    ConfigError, Options, config_from_mapping,
     dump_config)
 
 # module option -> config file key (the order of the keys in messages)
@@ -215,10 +216,7 @@ def main():
         add_file_common_args=True,
         supports_check_mode=True,
     )
-    if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib('PyYAML'), exception=YAML_IMPORT_ERROR)
-    if not HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib('netaddr'), exception=NETADDR_IMPORT_ERROR)
+    fail_without_libs(module)
     p = module.params
     path = p['path']
     if os.path.isdir(path):

@@ -29,7 +29,7 @@ def main():
         func, _b, params = name.partition('[')
         groups.setdefault((path, func), []).append((params.rstrip(']'), r))
     passed = sum(r['outcome'] == 'passed' for r in rows.values())
-    rev = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    rev = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
     out = ['# Reliability and data-path report', '',
            'Generated from a test run by `make reliability-report` (tests/reliability/report.py), not written by hand.',
            'Each row is one test function; its variants (backends, inputs) are listed with their results.', '',

@@ -12,23 +12,9 @@ import pytest
 import yaml
 
 from tests.lib.netns import AGENT, ROOT, Netns, foreign_lines, our_lines
-from tests.integration.test_host_program import FOREIGN
+from tests.integration.test_host_program import FOREIGN, calls, restore_log
 
 GOOD = 'nonMasqueradeCIDRs: [10.0.0.0/8]\n'
-
-
-@pytest.fixture(params=['nft', 'legacy'])
-def ns(request, tmp_path):
-    n = Netns(request.param, str(tmp_path))
-    yield n
-    n.delete()
-
-
-@pytest.fixture
-def ns_nft(tmp_path):
-    n = Netns('nft', str(tmp_path))
-    yield n
-    n.delete()
 
 
 def synced(ns, tmp_path, text=GOOD):
@@ -86,8 +72,8 @@ BAD = [
 def test_bad_config_exit_2_nothing_changes(ns_nft, tmp_path, name, content, key, value):
     """Does: sync a good config, then write a malformed one (syntax, types, CIDR forms, host bits, IPv4/IPv6 mix,
     durations, misspelt keys under --strict, binary bytes, a 17 MiB file) and run sync and status.
-    Asserts: exit 2, the message names the key and the value, the live rules (iptables-save -c) and the config file
-    are byte-identical."""
+    Asserts: check, render, sync and status all exit 2 with nothing on stdout and a message naming the key and the
+    value; iptables-restore is never run; the live rules (iptables-save -c) and the config file are byte-identical."""
     synced(ns_nft, tmp_path)
     before = ns_nft.save()
     bad = tmp_path / 'bad'
@@ -95,10 +81,12 @@ def test_bad_config_exit_2_nothing_changes(ns_nft, tmp_path, name, content, key,
         content = b'nonMasqueradeCIDRs:\n' + b'  - 10.0.0.0/8\n' * (17 * 1024 * 1024 // 15)
     bad.write_bytes(content if isinstance(content, bytes) else content.encode())
     raw = bad.read_bytes()
-    for cmd in ('sync', 'status'):
+    log = restore_log(ns_nft)
+    for cmd in ('check', 'render', 'sync', 'status'):
         r = ns_nft.agent(cmd, '--config', str(bad), '--strict')
-        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        assert r.returncode == 2 and r.stdout == '', (cmd, r.stdout, r.stderr)
         assert key in r.stderr and value in r.stderr, r.stderr
+    assert calls(log) == []
     assert ns_nft.save() == before
     assert bad.read_bytes() == raw
 
@@ -229,6 +217,7 @@ def test_coexistence_with_real_counters(ns, tmp_path):
     ns.restore(FOREIGN)
     ns.restore('*nat\n-A OUTPUT -p udp -m udp --dport 9 -j KUBE-SERVICES\nCOMMIT\n')
     traffic(ns)
+
     def foreign(text):
         lines = foreign_lines(text)
         if ns.backend == 'legacy':  # the known limit above: compare the policies without their counters
@@ -344,7 +333,7 @@ def test_concurrent_syncs_end_in_one_state(ns, tmp_path):
 
     def run():
         results.append(ns.agent('sync', '--config', str(cfg), '--wait', '30'))
-    threads = [threading.Thread(target=run) for _ in range(20)]
+    threads = [threading.Thread(target=run) for _i in range(20)]
     for t in threads:
         t.start()
     for t in threads:

@@ -141,3 +141,11 @@ def test_nftables_backend(run_module, tmp_path):
                                           (['/usr/sbin/nft', '-f', '-'], 0, '', ''), (SAVE, 0, '', '')])
     assert result['changed'] and result['backend'] == 'nftables'
     assert script.seen[3]['data'].startswith('table inet ip-masq-agent\ndelete table inet ip-masq-agent\n')
+
+
+def test_missing_library_is_named(run_module, tmp_path, monkeypatch):
+    from ansible_collections.ipmasq.agent.plugins.module_utils import ipmasq_ansible
+    monkeypatch.setattr(ipmasq_ansible, 'HAS_NETADDR', False)
+    monkeypatch.setattr(ipmasq_ansible, 'NETADDR_IMPORT_ERROR', ImportError('No module named netaddr'))
+    result, script = run_module(ip_masq_chain.main, args(tmp_path))
+    assert result['failed'] and 'netaddr' in result['msg'] and script.seen == []
