@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
 DEFAULT_KEY = 'beta.kubernetes.io/masq-agent-ds-ready'
@@ -30,7 +31,9 @@ class NodeLabelError(Exception):
         self.status = status
 
 
-def validate_label(key, value):
+def validate_label(key, value, state='present'):
+    if state == 'present' and value is None:
+        raise NodeLabelError('value: a label value is required with state=present (use "" for an empty value)')
     prefix = key.split('/', 1)[0] if '/' in key else ''
     if not _KEY_RE.match(key) or len(prefix) > 253:
         raise NodeLabelError('key: %r is not a valid Kubernetes label key' % key)
@@ -59,25 +62,39 @@ def plan(node, key, value, state):
     return {key: None}
 
 
+def api_message(e):
+    """The message of the API server's answer: the `message` of its Status object, else the raw body or reason."""
+    body = getattr(e, 'body', None) or ''
+    if isinstance(body, bytes):
+        body = body.decode('utf-8', 'replace')
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and obj.get('kind') == 'Status' and obj.get('message'):
+        return obj['message']
+    return body.strip() or (getattr(e, 'reason', '') or '')
+
+
 def _explain(e, name, action):
     status = getattr(e, 'status', None)
     reason = getattr(e, 'reason', '') or ''
-    body = getattr(e, 'body', '') or ''
+    body = api_message(e)
     if status == 404:
         return NodeLabelError('node %r does not exist (404 NotFound from the API server); check the node name '
                               '(node_label_node_name)' % name, status)
     if status == 403:
         return NodeLabelError('the API server refused to %s node %r (403 Forbidden): the kubeconfig\'s user needs '
-                              '"get" and "patch" on nodes: %s' % (action, name, body), status)
+                              '"get" and "patch" on nodes (API server: %s)' % (action, name, body), status)
     if status == 401:
         return NodeLabelError('the API server did not accept the credentials (401 Unauthorized) when trying to %s '
                               'node %r' % (action, name), status)
-    return NodeLabelError('%s node %r failed: %s %s %s' % (action, name, status, reason, body), status)
+    return NodeLabelError('%s node %r failed: %s %s: %s' % (action, name, status, reason, body), status)
 
 
 def ensure_label(api, name, key, value, state='present', check_mode=False, retries=5):
     """Make the label present (with the value) or absent. Returns (changed, labels before, labels after)."""
-    validate_label(key, value if state == 'present' else None)
+    validate_label(key, value if state == 'present' else None, state)
     for _attempt in range(retries + 1):
         try:
             node = api.read_node(name)

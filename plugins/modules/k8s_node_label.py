@@ -23,7 +23,8 @@ author:
   - ipmasq.agent contributors (@ipmasq)
 options:
   name:
-    description: The node's name.
+    description:
+      - The Kubernetes node's name (the kubelet's C(--hostname-override), else its lowercased hostname).
     type: str
     required: true
   key:
@@ -31,7 +32,9 @@ options:
     type: str
     default: beta.kubernetes.io/masq-agent-ds-ready
   value:
-    description: The label value (with O(state=present)).
+    description:
+      - The label value (with O(state=present)); ignored with O(state=absent). Label values are strings; V("") is
+        a valid empty value.
     type: str
     default: "true"
   state:
@@ -49,6 +52,10 @@ options:
     description: How many times to read again and retry after a 409 Conflict.
     type: int
     default: 5
+notes:
+  - The kubeconfig's user needs C(get) and C(patch) on C(nodes) (cluster scope).
+  - A node that does not exist (404) or an API server that refuses the user (401, 403) fails the task with a message
+    that says so; so does a 409 Conflict that is still there after O(retries) retries.
 requirements:
   - kubernetes (the official Kubernetes Python client)
 extends_documentation_fragment:
@@ -76,9 +83,22 @@ EXAMPLES = r'''
     name: worker-1
     state: absent
   delegate_to: localhost
+
+- name: Label every host's node with its own value, from the admin machine's kubeconfig context
+  ipmasq.agent.k8s_node_label:
+    name: "{{ ansible_facts['nodename'] | lower }}"
+    key: example.com/egress
+    value: nat
+    context: production
+  delegate_to: localhost
 '''
 
 RETURN = r'''
+name:
+  description: The node's name.
+  returned: success
+  type: str
+  sample: worker-1
 labels:
   description: The node's labels after the run (predicted in check mode).
   returned: success
@@ -134,6 +154,8 @@ def main():
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
     p = module.params
+    if p['retries'] < 0:
+        module.fail_json(msg='retries: must be 0 or more, got %d' % p['retries'])
     try:
         api_client = k8s_config.new_client_from_config(config_file=p['kubeconfig'], context=p['context'])
     except Exception as e:
@@ -143,7 +165,7 @@ def main():
                                               check_mode=module.check_mode, retries=p['retries'])
     except NodeLabelError as e:
         module.fail_json(msg=e.msg, status=e.status)
-    result = dict(changed=changed, labels=after)
+    result = dict(changed=changed, name=p['name'], labels=after)
     if module._diff and changed:
         result['diff'] = dict(before=before, after=after, before_header='node/%s labels' % p['name'],
                               after_header='node/%s labels' % p['name'])

@@ -10,6 +10,8 @@ from ansible_collections.ipmasq.agent.plugins.module_utils import ipmasq_k8s as 
 
 
 class ApiError(Exception):
+    """Shaped like kubernetes.client.exceptions.ApiException: status, reason, body (the API server's answer)."""
+
     def __init__(self, status, reason='', body=''):
         super(ApiError, self).__init__(status)
         self.status, self.reason, self.body = status, reason, body
@@ -29,7 +31,9 @@ class Api(object):
 
     def patch_node(self, name, body):
         self.patches.append(body)
-        r = self.patch_answers.pop(0) if self.patch_answers else None
+        if not self.patch_answers:
+            return None
+        r = self.patch_answers.pop(0)
         if isinstance(r, Exception):
             raise r
         return r
@@ -107,3 +111,38 @@ def test_unreachable_server():
 def test_invalid_labels(key, value):
     with pytest.raises(K.NodeLabelError):
         K.validate_label(key, value)
+
+
+def test_present_needs_a_value():
+    with pytest.raises(K.NodeLabelError) as e:
+        K.ensure_label(Api([]), 'n', K.DEFAULT_KEY, None)
+    assert 'a label value is required' in e.value.msg
+
+
+@pytest.mark.parametrize('key, value', [('a', ''), ('example.com/egress', 'nat'), ('x_y.z-1', 'A.b_c-9'),
+                                        (K.DEFAULT_KEY, 'true'), ('a' * 63, 'b' * 63)])
+def test_valid_labels(key, value):
+    K.validate_label(key, value)
+
+
+def test_absent_ignores_the_value():
+    api = Api([node({K.DEFAULT_KEY: 'whatever'})])
+    assert K.ensure_label(api, 'n', K.DEFAULT_KEY, 'not valid as a value!', 'absent')[0] is True
+
+
+def test_api_message_takes_the_status_message():
+    status = ('{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"nodes \\"n\\" is '
+              'forbidden: User \\"u\\" cannot patch resource \\"nodes\\"","reason":"Forbidden",'
+              '"details":{"name":"n","kind":"nodes"},"code":403}')
+    want = 'nodes "n" is forbidden: User "u" cannot patch resource "nodes"'
+    assert K.api_message(ApiError(403, 'Forbidden', status)) == want
+    assert K.api_message(ApiError(403, 'Forbidden', status.encode())).startswith('nodes "n" is forbidden')
+    assert K.api_message(ApiError(502, 'Bad Gateway', '<html>proxy error</html>')) == '<html>proxy error</html>'
+    assert K.api_message(ApiError(502, 'Bad Gateway', '')) == 'Bad Gateway'
+
+
+def test_forbidden_message_carries_the_servers_words():
+    body = '{"kind":"Status","message":"nodes \\"n\\" is forbidden: no","reason":"Forbidden","code":403}'
+    with pytest.raises(K.NodeLabelError) as e:
+        K.ensure_label(Api([ApiError(403, 'Forbidden', body)]), 'n', K.DEFAULT_KEY, 'true')
+    assert e.value.msg.endswith('(API server: nodes "n" is forbidden: no)') and 'read node' in e.value.msg
