@@ -88,7 +88,9 @@ class Netns(object):
         subprocess.run(['ip', 'netns', 'add', self.name], check=True)
 
     def run(self, argv, **kw):
-        return subprocess.run(['ip', 'netns', 'exec', self.name] + argv, capture_output=True, text=True, **kw)
+        check = kw.pop('check', False)
+        return subprocess.run(['ip', 'netns', 'exec', self.name] + argv, capture_output=True, text=True, check=check,
+                              **kw)
 
     def flush(self):
         self.run(['iptables', '-t', 'nat', '-F'])
