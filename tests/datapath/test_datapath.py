@@ -56,3 +56,40 @@ def test_without_the_agent_nothing_is_masqueraded(topo):
     """Does: no sync at all (the control case). Asserts: 10.20.0.10 sees the Pod address, so the other tests'
     node addresses come from the agent's rules and nothing else."""
     assert topo.seen_from('10.20.0.10') == POD4
+
+
+def test_snat_to_fixed_address(topo):
+    """Does: snatToSource 198.51.100.1 (one of the node's addresses, not the one on the route to 203.0.113.10).
+    Asserts: 203.0.113.10 sees 198.51.100.1, not the Pod address nor the route's address 203.0.113.1."""
+    topo.sync(CFG + 'snatToSource: 198.51.100.1\n')
+    assert topo.seen_from('203.0.113.10') == '198.51.100.1'
+    assert topo.seen_from('10.20.0.10') == POD4
+
+
+def test_explicit_masquerade_list(topo):
+    """Does: masqueradeCIDRs [203.0.113.0/24] with nonMasqueradeCIDRs []. Asserts: 203.0.113.10 sees the node's
+    address; 198.51.100.10 and 10.20.0.10, outside the list, see the Pod address."""
+    topo.sync('nonMasqueradeCIDRs: []\nmasqueradeCIDRs: [203.0.113.0/24]\n')
+    seen = topo.seen_from('203.0.113.10')
+    assert seen != POD4 and seen in NODE_ADDRS, seen
+    assert topo.seen_from('198.51.100.10') == POD4
+    assert topo.seen_from('10.20.0.10') == POD4
+
+
+def test_jump_position_first_beats_an_earlier_accept(topo):
+    """Does: an earlier `-A POSTROUTING -j ACCEPT` in the nat table (as some setups add), then sync with
+    jumpPosition append (upstream's) and then first. Asserts: iptables backends: with append, 203.0.113.10 sees the
+    Pod address (the ACCEPT ends nat processing before our jump: upstream issues #26, #35); with first, it sees the
+    node's address. nftables: our own base chain runs regardless of the iptables ACCEPT, both see the node's."""
+    env_tools = 'iptables-legacy' if topo.backend == 'iptables-legacy' else 'iptables'
+    from tests.lib.topology import sh
+    sh(env_tools, '-t', 'nat', '-A', 'POSTROUTING', '-o', 'n1', '-j', 'ACCEPT', ns=topo.node)
+    topo.sync(CFG)
+    seen = topo.seen_from('203.0.113.10')
+    if topo.backend == 'nftables':
+        assert seen != POD4 and seen in NODE_ADDRS, seen
+    else:
+        assert seen == POD4
+    topo.sync(CFG + 'jumpPosition: first\n')
+    seen = topo.seen_from('203.0.113.10')
+    assert seen != POD4 and seen in NODE_ADDRS, seen
