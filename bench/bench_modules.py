@@ -121,12 +121,10 @@ def module_utils_sync(ns_name, n):
     code = '''
 import sys, time
 sys.path.insert(0, %r)
-from ansible_collections.ipmasq.agent.plugins.module_utils import ipmasq_config as C, ipmasq_iptables as I
-from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_cli import subprocess_runner, which
-o = C.Options()
-c = C.config_from_mapping({'nonMasqueradeCIDRs': [%s], 'cidrLimit': %d}, o)
-b = I.Backend(subprocess_runner, which)
-t = time.monotonic(); p = I.sync_family(b, c, o); print(time.monotonic() - t, p.changed)
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq import cli, configfile, engine, host
+s = configfile.load(data={'nonMasqueradeCIDRs': [%s], 'cidrLimit': %d}).validate()
+t = time.monotonic(); r = engine.run(host.Host(cli.subprocess_runner, cli.which), lambda: s)
+print(time.monotonic() - t, r.changed)
 ''' % (os.path.join(ROOT, '.cache', 'collections'), ', '.join(repr(c) for c in cidrs(n)), n)
     with tempfile.NamedTemporaryFile('w', suffix='.py', delete=False) as f:
         f.write(code)

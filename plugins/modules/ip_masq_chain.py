@@ -28,113 +28,33 @@ author:
 options:
   state:
     description:
-      - V(present) makes the chain and the jump match the configuration.
-      - V(absent) removes the chain and every POSTROUTING jump to it, and nothing else (for the nftables backend,
-        the table C(inet ip-masq-agent)). It fails if rules outside POSTROUTING still use the chain.
+      - V(present) makes the chain and the jump (or the nftables table) match the configuration, and removes what
+        the other backend or a previous chain name left behind.
+      - V(absent) removes the agent's chain and every POSTROUTING jump to it (in every family it managed, including a
+        previous chain name), and the table C(inet ip-masq-agent); nothing else. It fails if rules outside
+        POSTROUTING still use the chain.
     type: str
     choices: [present, absent]
     default: present
-  chain:
+  config:
     description:
-      - Name of the chain (upstream's C(--masq-chain)). The jump's comment names it, as upstream does.
-    type: str
-    default: IP-MASQ-AGENT
-  non_masquerade_cidrs:
-    description:
-      - Destinations that keep the Pod's source address, in rule order. IPv6 CIDRs need O(ip_version=ipv6) or
-        O(ip_version=both).
-      - When neither this nor O(config_path) is given, upstream's default applies (C(10.0.0.0/8),
-        C(172.16.0.0/12), C(192.168.0.0/16), plus the reserved ranges with O(nomasq_all_reserved_ranges)).
-    type: list
-    elements: str
-  masq_link_local:
-    description:
-      - Masquerade traffic to C(169.254.0.0/16) too. By default link-local traffic is not masqueraded (it is the
-        first RETURN rule). Defaults to V(false).
-    type: bool
-  masq_link_local_ipv6:
-    description:
-      - Masquerade traffic to C(fe80::/10) too. Defaults to V(false).
-    type: bool
+      - The agent config as a mapping of upstream's keys (C(nonMasqueradeCIDRs), ...), for example the C(config)
+        that M(ipmasq.agent.ip_masq_config) returns. Options given beside it override its keys.
+    type: dict
   config_path:
     description:
-      - Read the agent config file (YAML or JSON, upstream's keys) instead of the options above. A missing file
-        means upstream's defaults.
+      - Read the agent config file (YAML or JSON, upstream's keys), once the host lock is held, as the C(ip-masq-agent)
+        host program reads it. A missing file means upstream's defaults. Options given beside it override its keys.
     type: path
-  ip_version:
+  args_file:
     description:
-      - Which families to manage. V(ipv6) and V(both) correspond to upstream's C(--enable-ipv6).
-    type: str
-    choices: [ipv4, ipv6, both]
-    default: ipv4
-  random_fully:
-    description:
-      - Add C(--random-fully) to MASQUERADE, as upstream does by default. If iptables is older than 1.6.2 the flag is
-        dropped with a warning, as upstream does.
-    type: bool
-    default: true
-  to_ports:
-    description:
-      - Port ranges for MASQUERADE, as upstream's C(--to-ports), for example C(32768-65535) or C(1024-2047,4096).
-    type: str
-  nomasq_all_reserved_ranges:
-    description:
-      - The default non-masquerade list also covers all reserved ranges (upstream's C(--nomasq-all-reserved-ranges)).
-    type: bool
-    default: false
-  cidr_limit:
-    description:
-      - Most non-masquerade CIDRs accepted (upstream's C(cidrLimit)); raise it for large lists. With O(config_path)
-        the file's C(cidrLimit) applies unless this is set. Defaults to V(64).
-    type: int
-  aggregate:
-    description:
-      - Merge overlapping and adjacent CIDRs before rendering (fewer rules; not upstream's rule text).
-    type: bool
-    default: false
-  required_cidrs:
-    description:
-      - Guard rail. Fail before touching anything if traffic to any of these CIDRs would be masqueraded, for example
-        a GKE cluster's node and Pod ranges.
-    type: list
-    elements: str
-  jump_position:
-    description:
-      - Where the POSTROUTING jump goes. V(append) as upstream; V(first) puts it at position 1 (and moves it back there
-        when something is inserted before it), so an earlier ACCEPT or MASQUERADE rule cannot bypass it.
-    type: str
-    choices: [append, first]
-  masquerade_cidrs:
-    description:
-      - Masquerade only traffic to these CIDRs; everything else keeps the Pod address. No catch-all rule.
-    type: list
-    elements: str
-  snat_to_source:
-    description:
-      - SNAT to this IPv4 address instead of MASQUERADE.
-    type: str
-  snat_to_source_ipv6:
-    description:
-      - SNAT to this IPv6 address instead of MASQUERADE.
-    type: str
-  backend:
-    description:
-      - V(iptables) writes upstream's chain. V(nftables) writes a table C(inet ip-masq-agent) with interval sets (and
-        removes the iptables chain if one is left). V(auto) keeps iptables where the host already uses it.
-    type: str
-    choices: [iptables, nftables, auto]
-    default: iptables
-  wait:
-    description:
-      - Seconds to wait for the xtables lock and for a concurrent C(ip-masq-agent) run.
-    type: int
-    default: 10
-  lock_file:
-    description:
-      - Lock file shared with the C(ip-masq-agent) host program.
+      - Also write the host program's arguments for these settings to this file (one a line), under the host lock and
+        before anything is applied, so that the C(ip-masq-agent) timer and path unit never act on older settings.
+        The role passes C(/etc/default/ip-masq-agent).
     type: path
-    default: /run/ip-masq-agent.lock
 extends_documentation_fragment:
+  - ipmasq.agent.agent.config
+  - ipmasq.agent.agent.runtime
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -222,158 +142,55 @@ rules_saved:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_ansible import fail_without_libs
-from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_config import (
-    ConfigError, Options, config_from_mapping,
-    load_config_file)
-from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_host import (
-    choose_backend, primary_subnets, subnet_warnings)
-from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_iptables import (
-    Backend, HostLock, IptablesError, remove_family, sync_family)
-from ansible_collections.ipmasq.agent.plugins.module_utils import ipmasq_nft
-
-# module option -> config file key
-OPTION_KEYS = (
-    ('non_masquerade_cidrs', 'nonMasqueradeCIDRs'),
-    ('masq_link_local', 'masqLinkLocal'),
-    ('masq_link_local_ipv6', 'masqLinkLocalIPv6'),
-    ('cidr_limit', 'cidrLimit'),
-    ('aggregate', 'aggregate'),
-    ('required_cidrs', 'requiredCIDRs'),
-    ('jump_position', 'jumpPosition'),
-    ('masquerade_cidrs', 'masqueradeCIDRs'),
-    ('snat_to_source', 'snatToSource'),
-    ('snat_to_source_ipv6', 'snatToSourceIPv6'),
-)
-FILE_ONLY = ('non_masquerade_cidrs', 'masq_link_local', 'masq_link_local_ipv6', 'masquerade_cidrs',
-             'snat_to_source', 'snat_to_source_ipv6')
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq import engine, glue
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.errors import ConfigError, HostError
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.host import write_atomic
 
 
-def option_name(key):
-    for opt, k in OPTION_KEYS:
-        if k == key:
-            return opt
-    return key
-
-
-def load(module, options):
-    p = module.params
-    if p['config_path']:
-        overrides = dict((k, p[o]) for o, k in OPTION_KEYS if o not in FILE_ONLY and p[o] is not None
-                         and p[o] != [] and not (o == 'aggregate' and p[o] is False))
-        return load_config_file(p['config_path'], options, overrides)
-    data = dict((k, p[o]) for o, k in OPTION_KEYS if p[o] is not None)
-    if data.get('requiredCIDRs') == []:
-        del data['requiredCIDRs']
-    return config_from_mapping(data, options)
+def write_args(module, path, argv):
+    """The host program's argument file; True when it changed (or would)."""
+    text = '# ip-masq-agent arguments, written by ipmasq.agent.ip_masq_chain\n' + ''.join(a + '\n' for a in argv)
+    try:
+        with open(path) as f:
+            if f.read(65536) == text:
+                return False
+    except (IOError, OSError, UnicodeDecodeError):
+        pass
+    if not module.check_mode:
+        write_atomic(path, text, 0o644)
+    return True
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            chain=dict(type='str', default='IP-MASQ-AGENT'),
-            non_masquerade_cidrs=dict(type='list', elements='str'),
-            masq_link_local=dict(type='bool'),
-            masq_link_local_ipv6=dict(type='bool'),
-            config_path=dict(type='path'),
-            ip_version=dict(type='str', default='ipv4', choices=['ipv4', 'ipv6', 'both']),
-            random_fully=dict(type='bool', default=True),
-            to_ports=dict(type='str'),
-            nomasq_all_reserved_ranges=dict(type='bool', default=False),
-            cidr_limit=dict(type='int'),
-            aggregate=dict(type='bool', default=False),
-            required_cidrs=dict(type='list', elements='str'),
-            jump_position=dict(type='str', choices=['append', 'first']),
-            masquerade_cidrs=dict(type='list', elements='str'),
-            snat_to_source=dict(type='str'),
-            snat_to_source_ipv6=dict(type='str'),
-            backend=dict(type='str', default='iptables', choices=['iptables', 'nftables', 'auto']),
-            wait=dict(type='int', default=10),
-            lock_file=dict(type='path', default='/run/ip-masq-agent.lock'),
-        ),
-        mutually_exclusive=[('config_path', o) for o in FILE_ONLY],
+        argument_spec=dict(glue.argument_spec(), state=dict(type='str', default='present', choices=['present', 'absent']),
+                           config=dict(type='dict'), config_path=dict(type='path'), args_file=dict(type='path')),
+        mutually_exclusive=[('config', 'config_path')],
         supports_check_mode=True,
     )
-    fail_without_libs(module)
+    glue.fail_without_libs(module)
     p = module.params
+    extra = {}
 
-    def runner(argv, data=None):
-        return module.run_command(argv, data=data, binary_data=True, environ_update={'LC_ALL': 'C'})
+    def load():
+        settings = glue.settings(p, config=p['config'], config_path=p['config_path'])
+        if p['args_file'] and write_args(module, p['args_file'], settings.argv()):
+            extra['args_file_changed'] = True
+        return settings
 
-    def find(name):
-        return module.get_bin_path(name, required=True)
-
-    def find_optional(name):
-        path = module.get_bin_path(name)
-        if not path:
-            raise ValueError('%s not found' % name)
-        return path
-
+    host = glue.host(module, p['wait'])
     try:
-        options = Options(masq_chain=p['chain'], nomasq_all_reserved_ranges=p['nomasq_all_reserved_ranges'],
-                          enable_ipv6=p['ip_version'] != 'ipv4', random_fully=p['random_fully'],
-                          to_ports=p['to_ports'] or '', backend=p['backend'])
-        cfg = load(module, options) if p['state'] == 'present' else None
-        if cfg is not None and p['backend'] == 'nftables':
-            ipmasq_nft.desired(cfg, options)
-    except ConfigError as e:
-        where = (' in %s' % p['config_path']) if p['config_path'] else ''
-        key = e.key if p['config_path'] else option_name(e.key).replace('masq-chain', 'chain').replace('-', '_')
-        module.fail_json(msg='%s%s: %s' % (key, where, e.reason), option=key, value=str(e.value))
-
-    families = ['ipv4', 'ipv6'] if p['ip_version'] == 'both' else [p['ip_version']]
-    result = dict(changed=False, rules={}, actions={})
-    diffs = []
-    try:
-        backend = p['backend']
-        if backend == 'auto':
-            backend = choose_backend(runner, find_optional, p['chain'])
-        result['backend'] = backend
-        if cfg is not None:
-            for w in cfg.warnings:
-                module.warn(w)
-            for w in subnet_warnings(cfg, primary_subnets(runner, find_optional), options.enable_ipv6):
-                module.warn(w)
-            if cfg.aggregate:
-                result['rules_saved'] = cfg.aggregation_saved()
-        with HostLock(p['lock_file'], timeout=p['wait']):
-            plans = []
-            if backend == 'nftables':
-                nft = ipmasq_nft.NftBackend(runner, find)
-                if cfg is None:
-                    plans.append(ipmasq_nft.remove(nft, check_mode=module.check_mode))
-                else:
-                    plans.append(ipmasq_nft.sync(nft, cfg, options, check_mode=module.check_mode))
-                    # moving from the iptables backend: our old chain and jump must go
-                    for fam in families:
-                        plans.append(remove_family(Backend(runner, find, fam, wait=p['wait']), p['chain'],
-                                                   check_mode=module.check_mode))
-            else:
-                ipt = [Backend(runner, find, fam, wait=p['wait']) for fam in families]
-                if cfg is not None and options.random_fully and not ipt[0].supports_random_fully():
-                    module.warn('iptables is older than 1.6.2: MASQUERADE without --random-fully, as upstream')
-                    options.random_fully = False
-                for b in ipt:
-                    if cfg is None:
-                        plans.append(remove_family(b, p['chain'], check_mode=module.check_mode))
-                    else:
-                        plans.append(sync_family(b, cfg, options, check_mode=module.check_mode))
-        for plan in plans:
-            result['changed'] |= plan.changed
-            result['actions'][plan.family] = plan.actions
-            result['rules'][plan.family] = plan.after  # empty for removals
-            if plan.changed:
-                diffs.append(dict(before=''.join(l + '\n' for l in plan.before),
-                                  after=''.join(l + '\n' for l in plan.after),
-                                  before_header='%s %s (live)' % (plan.family, plan.chain),
-                                  after_header='%s %s (%s)' % (plan.family, plan.chain,
-                                                               'predicted' if module.check_mode else 'applied')))
-    except IptablesError as e:
-        module.fail_json(msg=e.msg, cmd=e.cmd, rc=e.rc, stdout=e.stdout, stderr=e.stderr, **result)
-    if module._diff and diffs:
-        result['diff'] = diffs
-    module.exit_json(**result)
+        if p['state'] == 'absent':
+            result = engine.remove(host, load, module.check_mode, p['lock_file'])
+        else:
+            result = engine.run(host, load, engine.CHECK if module.check_mode else engine.SYNC, p['lock_file'])
+    except (ConfigError, HostError) as e:
+        glue.fail(module, e, **(glue.report(module, e.result) if getattr(e, 'result', None) else {}))
+    out = glue.report(module, result)
+    out['changed'] = out['changed'] or bool(extra)
+    if result.settings.aggregate:
+        out['rules_saved'] = result.settings.aggregation_saved()
+    module.exit_json(**out)
 
 
 if __name__ == '__main__':

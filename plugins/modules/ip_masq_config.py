@@ -37,28 +37,11 @@ options:
     type: str
     choices: [yaml, json]
     default: yaml
-  non_masquerade_cidrs:
+  config:
     description:
-      - Destinations that keep the Pod's source address, in rule order (C(nonMasqueradeCIDRs)).
-      - When not given, upstream's default list is written (C(10.0.0.0/8), C(172.16.0.0/12), C(192.168.0.0/16)).
-    type: list
-    elements: str
-  masq_link_local:
-    description: Masquerade traffic to C(169.254.0.0/16) too (C(masqLinkLocal)).
-    type: bool
-    default: false
-  masq_link_local_ipv6:
-    description: Masquerade traffic to C(fe80::/10) too (C(masqLinkLocalIPv6)).
-    type: bool
-    default: false
-  resync_interval:
-    description: How often the agent re-applies the rules, in Go duration syntax (C(60s), C(1m30s), C(500ms)).
-    type: str
-    default: 60s
-  cidr_limit:
-    description: Most non-masquerade CIDRs accepted (C(cidrLimit)).
-    type: int
-    default: 64
+      - The whole config as a mapping of upstream's keys (C(nonMasqueradeCIDRs), C(cidrLimit), ...), for example the
+        C(data) of an existing ConfigMap. Options given beside it override its keys. Unknown keys are errors.
+    type: dict
   ip_version:
     description:
       - The families the agent runs with. IPv6 CIDRs are accepted only with V(ipv6) or V(both), as the agent would
@@ -66,34 +49,12 @@ options:
     type: str
     choices: [ipv4, ipv6, both]
     default: ipv4
-  aggregate:
-    description: Extension C(aggregate). Merge overlapping and adjacent CIDRs before rendering.
-    type: bool
-    default: false
-  required_cidrs:
-    description: Extension C(requiredCIDRs). Refuse a config that would masquerade traffic to these CIDRs.
-    type: list
-    elements: str
-  jump_position:
-    description: Extension C(jumpPosition). V(append) (upstream) or V(first).
-    type: str
-    choices: [append, first]
-    default: append
-  masquerade_cidrs:
-    description: Extension C(masqueradeCIDRs). Masquerade only traffic to these CIDRs.
-    type: list
-    elements: str
-  snat_to_source:
-    description: Extension C(snatToSource). SNAT to this IPv4 address instead of MASQUERADE.
-    type: str
-  snat_to_source_ipv6:
-    description: Extension C(snatToSourceIPv6). SNAT to this IPv6 address instead of MASQUERADE.
-    type: str
   backup:
     description: Keep a timestamped copy of the previous file when it changes or is removed.
     type: bool
     default: false
 extends_documentation_fragment:
+  - ipmasq.agent.agent.config
   - ansible.builtin.files
   - ansible.builtin.action_common_attributes
 attributes:
@@ -105,8 +66,8 @@ attributes:
     platforms: posix
 notes:
   - Needs PyYAML and netaddr on the target (Debian C(python3-yaml), C(python3-netaddr)).
-  - O(mode) defaults to C(0644) for a new file. Extension keys are written only when set, so a file without them is
-    plain upstream config; upstream's agent ignores keys it does not know.
+  - O(mode) defaults to C(0644) for a new file. Only the keys given are written, so upstream's defaults (and the host
+    program's C(--nomasq-all-reserved-ranges)) apply to the others; upstream's agent ignores keys it does not know.
 seealso:
   - module: ipmasq.agent.ip_masq_chain
 '''
@@ -132,7 +93,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 config:
-  description: The config as written, with upstream's key names (extensions only when set).
+  description: The config as written, with upstream's key names (only the keys given).
   returned: when O(state=present)
   type: dict
   sample:
@@ -164,128 +125,59 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
-from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_ansible import fail_without_libs
-from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq_config import (
-    ConfigError, Options, config_from_mapping,
-    dump_config)
-
-# module option -> config file key (the order of the keys in messages)
-OPTION_KEYS = (
-    ('non_masquerade_cidrs', 'nonMasqueradeCIDRs'),
-    ('cidr_limit', 'cidrLimit'),
-    ('masq_link_local', 'masqLinkLocal'),
-    ('masq_link_local_ipv6', 'masqLinkLocalIPv6'),
-    ('resync_interval', 'resyncInterval'),
-    ('masquerade_cidrs', 'masqueradeCIDRs'),
-    ('snat_to_source', 'snatToSource'),
-    ('snat_to_source_ipv6', 'snatToSourceIPv6'),
-    ('aggregate', 'aggregate'),
-    ('required_cidrs', 'requiredCIDRs'),
-    ('jump_position', 'jumpPosition'),
-)
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq import configfile, glue
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.errors import ConfigError
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.spec import FILE
 
 
-def read(path):
-    try:
-        with open(path, 'rb') as f:
-            return f.read()
-    except (IOError, OSError):
-        return None
+def write(module, path, content, old):
+    """Write by rename in the file's directory; a new file is 0644 unless O(mode) says otherwise."""
+    parent = os.path.dirname(path)
+    if parent and not os.path.isdir(parent):
+        os.makedirs(parent, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix='.ip-masq-agent.', dir=parent or '.')
+    with os.fdopen(fd, 'wb') as f:
+        f.write(content)
+    os.chmod(tmp, 0o644 if old is None else os.stat(path).st_mode & 0o7777)
+    module.atomic_move(tmp, path, unsafe_writes=module.params['unsafe_writes'])
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', default='/etc/config/ip-masq-agent'),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            format=dict(type='str', default='yaml', choices=['yaml', 'json']),
-            non_masquerade_cidrs=dict(type='list', elements='str'),
-            masq_link_local=dict(type='bool', default=False),
-            masq_link_local_ipv6=dict(type='bool', default=False),
-            resync_interval=dict(type='str', default='60s'),
-            cidr_limit=dict(type='int', default=64),
-            ip_version=dict(type='str', default='ipv4', choices=['ipv4', 'ipv6', 'both']),
-            aggregate=dict(type='bool', default=False),
-            required_cidrs=dict(type='list', elements='str'),
-            jump_position=dict(type='str', default='append', choices=['append', 'first']),
-            masquerade_cidrs=dict(type='list', elements='str'),
-            snat_to_source=dict(type='str'),
-            snat_to_source_ipv6=dict(type='str'),
-            backup=dict(type='bool', default=False),
-        ),
+        argument_spec=dict(glue.argument_spec((FILE,), names=('ip_version',)), config=dict(type='dict'),
+                           path=dict(type='path', default='/etc/config/ip-masq-agent'), backup=dict(type='bool', default=False),
+                           state=dict(type='str', default='present', choices=['present', 'absent']),
+                           format=dict(type='str', default='yaml', choices=['yaml', 'json'])),
         add_file_common_args=True,
         supports_check_mode=True,
     )
-    fail_without_libs(module)
+    glue.fail_without_libs(module)
     p = module.params
     path = p['path']
-    if os.path.isdir(path):
-        module.fail_json(msg='path: %s is a directory; give the config file itself' % path)
-    old = read(path)
-    result = dict(changed=False, path=path)
-
-    if p['state'] == 'absent':
-        if old is not None:
-            result['changed'] = True
-            if module._diff:
-                result['diff'] = dict(before=to_native(old, errors='surrogate_or_strict'), after='',
-                                      before_header=path, after_header=path)
-            if not module.check_mode:
-                if p['backup']:
-                    result['backup_file'] = module.backup_local(path)
-                os.unlink(path)
-        module.exit_json(**result)
-
-    data = dict((k, p[o]) for o, k in OPTION_KEYS if p[o] is not None)
-    for key, default in (('requiredCIDRs', []), ('jumpPosition', 'append'), ('aggregate', False)):
-        if data.get(key) == default:
-            del data[key]
     try:
-        cfg = config_from_mapping(data, Options(enable_ipv6=p['ip_version'] != 'ipv4', strict=True))
+        old = configfile.read_bytes(path)
+        settings = glue.settings(p, scopes=(FILE,), config=p['config'] or {}, strict=True) if p['state'] == 'present' else None
     except ConfigError as e:
-        option = dict((k, o) for o, k in OPTION_KEYS).get(e.key, e.key)
-        module.fail_json(msg='%s: %s' % (option, e.reason), option=option, value=str(e.value))
-    for w in cfg.warnings:
-        module.warn(w)
-    content = dump_config(cfg, p['format'])
-    result['config'] = cfg.to_dict()
-    result['resync_interval_seconds'] = cfg.resync_seconds
-
-    if old != to_bytes(content):
-        result['changed'] = True
-        if module._diff:
-            result['diff'] = dict(before=to_native(old, errors='surrogate_or_strict') if old is not None else '',
-                                  after=content, before_header=path if old is not None else '/dev/null',
-                                  after_header=path)
-        if not module.check_mode:
-            parent = os.path.dirname(path)
-            if parent and not os.path.isdir(parent):
-                try:
-                    os.makedirs(parent, 0o755)
-                except OSError as e:
-                    module.fail_json(msg='path: cannot create directory %s: %s' % (parent, to_native(e)))
-            if p['backup'] and old is not None:
-                result['backup_file'] = module.backup_local(path)
-            fd, tmp = tempfile.mkstemp(prefix='.ip-masq-agent.', dir=parent or '.')
-            try:
-                with os.fdopen(fd, 'wb') as f:
-                    f.write(to_bytes(content))
-            except (IOError, OSError) as e:
-                os.unlink(tmp)
-                module.fail_json(msg='path: cannot write %s: %s' % (path, to_native(e)))
-            if old is None and p['mode'] is None:
-                os.chmod(tmp, 0o644)
-            elif old is not None and p['mode'] is None:
-                os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-            module.atomic_move(tmp, path, unsafe_writes=p['unsafe_writes'])
-
-    if p['mode'] is None and old is None:
-        p['mode'] = '0644'
-    file_args = module.load_file_common_arguments(p)
-    if os.path.exists(path):
-        result['changed'] = module.set_fs_attributes_if_different(file_args, result['changed'])
-    elif module.check_mode:
-        pass
+        glue.fail(module, e)
+    content = to_bytes(configfile.dump(settings.file_mapping(), p['format'])) if settings else None
+    result = dict(changed=old != content and not (old is None and content is None), path=path)
+    if settings:
+        result.update(config=settings.file_mapping(), resync_interval_seconds=settings.resync_seconds)
+        for w in settings.warnings:
+            module.warn(w)
+    if result['changed'] and module._diff:
+        result['diff'] = dict(before=to_native(old or b'', errors='surrogate_or_strict'), after=to_native(content or b''),
+                              before_header=path if old is not None else '/dev/null', after_header=path)
+    if result['changed'] and not module.check_mode:
+        if p['backup'] and old is not None:
+            result['backup_file'] = module.backup_local(path)
+        try:
+            write(module, path, content, old) if content is not None else os.unlink(path)
+        except (IOError, OSError) as e:
+            module.fail_json(msg='path: cannot write %s: %s' % (path, to_native(e)))
+    if content is not None and os.path.exists(path):
+        p['mode'] = p['mode'] or ('0644' if old is None else None)
+        result['changed'] = module.set_fs_attributes_if_different(module.load_file_common_arguments(p), result['changed'])
     module.exit_json(**result)
 
 

@@ -72,7 +72,7 @@ def test_switch_iptables_to_nftables_removes_old_chain(nsn, tmp_path):
     assert nsn.agent('sync', '--config', cfg).returncode == 0
     assert 'IP-MASQ-AGENT' in nsn.save()
     r = nsn.agent('sync', '--backend', 'nftables', '--config', cfg)
-    assert r.returncode == 0 and 'removed the iptables chain' in r.stdout
+    assert r.returncode == 0 and 'ipv4: changed: delete POSTROUTING jump to IP-MASQ-AGENT; delete chain IP-MASQ-AGENT' in r.stdout
     assert 'IP-MASQ-AGENT' not in nsn.save()
 
 

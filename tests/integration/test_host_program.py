@@ -6,8 +6,10 @@ bad configs exit 2 with a clear message and leave the live state byte-identical.
 import os
 import stat
 
-from ansible_collections.ipmasq.agent.plugins.module_utils import ipmasq_config as C
-from ansible_collections.ipmasq.agent.plugins.module_utils import ipmasq_iptables as I
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq import configfile, engine
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.backends.iptables import IptablesUnit
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.backends.iptables_save import parse_save
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.spec import Settings
 from tests.lib.netns import foreign_lines, our_lines
 
 FOREIGN = '''*nat
@@ -98,9 +100,11 @@ def test_predicted_lines_equal_live_lines_with_to_ports(ns, tmp_path):
     live = our_lines(ns.save())
     assert sum('--to-ports' in l for l in live) == 9
     # The lines the planner predicts (used for check mode and diffs) are exactly what iptables-save prints.
-    options = C.Options(to_ports='1000-1999,3000,5000-5001')
-    cfg_obj = C.load_config_file(cfg, options)
-    assert live == I.plan_present(I.parse_save(''), cfg_obj, options, 'ipv4').after
+    settings = Settings()
+    settings.set('to_ports', '1000-1999,3000,5000-5001')
+    settings = configfile.load(cfg, settings=settings).validate()
+    intent = engine.intent.build(settings, 'ipv4')
+    assert live == IptablesUnit(None, 'ipv4').plan(parse_save(''), [intent], settings.chain).after
     # a second sync compares the rewritten probabilities and port ranges as equal
     r2 = ns.agent('sync', '--config', cfg, '--to-ports', '1000-1999,3000,5000-5001')
     assert 'nothing written' in r2.stdout, r2.stdout + r2.stderr

@@ -103,7 +103,7 @@ BAD_ARGS = [
      '65'),
     ('uncovered required CIDR', dict(non_masquerade_cidrs=['10.0.0.0/8'], required_cidrs=['100.64.0.0/10']),
      'required_cidrs', '100.64.0.0/10'),
-    ('wrong type', dict(non_masquerade_cidrs=['10.0.0.0/8'], wait='soon'), 'wait', 'soon'),
+    ('wrong type', dict(non_masquerade_cidrs=['10.0.0.0/8'], wait='soon'), 'wait', 'float'),
 ]
 
 

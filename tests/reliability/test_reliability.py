@@ -234,8 +234,8 @@ def test_coexistence_with_real_counters(ns, tmp_path):
     assert ns.agent('sync', '--config', cfg).returncode == 0
     assert foreign(ns.save()) == before
     code = ('import sys; sys.path.insert(0, %r)\n'
-            'from ansible_collections.ipmasq.agent.plugins.module_utils import ipmasq_iptables as I, ipmasq_cli as C\n'
-            'print(I.remove_family(I.Backend(C.subprocess_runner, C.which), "IP-MASQ-AGENT").changed)'
+            'from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq import cli, engine, host, spec\n'
+            'print(engine.remove(host.Host(cli.subprocess_runner, cli.which), spec.Settings).changed)'
             % os.path.join(ROOT, '.cache', 'collections'))
     assert ns.run([sys.executable, '-c', code]).stdout.strip() == 'True'
     after = ns.save()

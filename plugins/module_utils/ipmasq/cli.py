@@ -1,0 +1,169 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ipmasq.agent contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The host program ``ip-masq-agent``: render / check / sync / status. Needs python3 and PyYAML (netaddr for
+aggregation, nftables and the guard rails); no Ansible.
+
+Exit codes: 0 ok (in sync, changed or not); 1 a failed apply, or drift for ``status``; 2 a bad config or usage, in
+which case nothing on the host was touched and the last good rules stay in force.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+from . import configfile, engine
+from .errors import ConfigError, HostError
+from .host import Host
+from .metrics import write_metrics
+from .spec import DEFAULT_CONFIG_PATH, RUNTIME_FIELDS, Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+SBIN = ('/usr/local/sbin', '/usr/sbin', '/sbin')
+COMMANDS = {
+    'render': 'print the payload(s) a first sync writes (iptables-restore per family, or one nft -f)',
+    'check': 'validate the config; exit 0, or 2 with the error on stderr',
+    'sync': 'apply the config once (one read, at most one transaction per family)',
+    'status': 'compare the live rules with the config; exit 0 in sync, 1 drift',
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        sys.stderr.write('ip-masq-agent: error: %s\n' % message)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser():
+    """The parser, its flags made from the spec's runtime rows."""
+    p = _Parser(prog='ip-masq-agent', description='Keep the IP-MASQ-AGENT nat rules in line with the agent config.')
+    sub = p.add_subparsers(dest='command', metavar='{%s}' % ','.join(COMMANDS))
+    sub.required = True
+    for name, text in COMMANDS.items():
+        s = sub.add_parser(name, help=text, description=text)
+        s.add_argument('--config', default=DEFAULT_CONFIG_PATH, help='agent config file (default %(default)s)')
+        s.add_argument('--args-file', help='more arguments, one a line, read once the lock is held (the role '
+                                           'writes them here, so a run never acts on settings replaced meanwhile)')
+        s.add_argument('--strict', action='store_true', help='unknown config keys are errors, not warnings')
+        s.add_argument('--metrics-file', help='Prometheus textfile-collector file written after each sync')
+        for f in RUNTIME_FIELDS:
+            if f.kind == 'bool':
+                s.add_argument(f.flag, dest=f.name, action='store_true', default=None)
+                s.add_argument('--no-' + f.flag[2:], dest=f.name, action='store_false')
+            else:
+                s.add_argument(f.flag, dest=f.name, choices=f.choices, help='default: %s' % (f.default,))
+        s.add_argument('--enable-ipv6', dest='ip_version', action='store_const', const='both',
+                       help='manage IPv4 and IPv6 (upstream\'s flag; the same as --ip-version=both)')
+    return p
+
+
+def settings_from_args(args):
+    """Settings from the parsed flags and the config file they name (read now: call this under the lock)."""
+    settings = Settings()
+    for f in RUNTIME_FIELDS:
+        value = getattr(args, f.name)
+        if value is not None:
+            settings.set(f.name, value, f.flag)
+    return configfile.load(args.config, settings=settings, strict=args.strict).validate()
+
+
+def read_args_file(path):
+    raw = configfile.read_bytes(path, missing_ok=False).decode('utf-8', 'replace')
+    return [line.strip() for line in raw.splitlines() if line.strip() and not line.strip().startswith('#')]
+
+
+def which(name):
+    path = shutil.which(name)
+    for d in SBIN if path is None else ():
+        if os.access(os.path.join(d, name), os.X_OK):
+            return os.path.join(d, name)
+    if path is None:
+        raise HostError('%s not found in PATH or %s' % (name, ', '.join(SBIN)))
+    return path
+
+
+def subprocess_runner(argv, data=None):
+    env = dict(os.environ, LC_ALL='C')
+    proc = subprocess.run(argv, input=data, capture_output=True, encoding='utf-8', errors='surrogateescape',
+                          env=env, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _print_plans(command, result, out):
+    for plan in result.plans:
+        if plan.removal and not plan.changed:
+            continue
+        what = 'leftover %s' % plan.target if plan.removal else plan.target
+        if command == 'status' and plan.changed:
+            out.write('%s: drift in %s:\n' % (plan.scope, what))
+            out.writelines('  %s\n' % line for line in plan.drift())
+        elif command == 'status':
+            out.write('%s: in sync (%s)\n' % (plan.scope, plan.target))
+        elif plan.changed:
+            out.write('%s: changed: %s\n' % (plan.scope, '; '.join(plan.actions)))
+        else:
+            out.write('%s: in sync, nothing written\n' % plan.scope)
+
+
+def _metrics(args, err, result_name, result=None):
+    if not args.metrics_file or args.command != 'sync':
+        return
+    try:
+        if result is None:
+            write_metrics(args.metrics_file, result_name)
+        else:
+            write_metrics(args.metrics_file, result_name, result.backend, result.rules, result.digest(),
+                          result.changed)
+    except (IOError, OSError) as e:
+        err.write('ip-masq-agent: warning: cannot write metrics file %s: %s\n' % (args.metrics_file, e))
+
+
+def main(argv=None, runner=subprocess_runner, find=which, out=None, err=None):
+    out, err = out or sys.stdout, err or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    def load():
+        final = parser.parse_args(argv + read_args_file(args.args_file)) if args.args_file else args
+        return settings_from_args(final)
+
+    try:
+        if args.command in ('check', 'render'):
+            settings = load()
+            if args.command == 'render':
+                out.writelines(engine.render(settings))
+            else:
+                out.write('config %s is valid: %d non-masquerade CIDRs, resync every %s\n'
+                          % (args.config, len(settings.cidrs()), settings.resync_interval))
+            for w in settings.warnings:
+                err.write('ip-masq-agent: warning: %s\n' % w)
+            return EXIT_OK
+        pre = Settings()  # the lock and the wait: from the command line, as they are needed before the lock
+        for name, flag in (('wait', '--wait'), ('lock_file', '--lock-file')):
+            if getattr(args, name) is not None:
+                pre.set(name, getattr(args, name), flag)
+        result = engine.run(Host(runner, find, wait=pre.wait), load,
+                            engine.SYNC if args.command == 'sync' else engine.STATUS, lock_file=pre.lock_file)
+    except ConfigError as e:
+        err.write('ip-masq-agent: invalid config %s: %s\n' % (args.config, e))
+        _metrics(args, err, 'config_error')
+        return EXIT_USAGE
+    except HostError as e:
+        err.write('ip-masq-agent: %s\n' % e.msg)
+        _metrics(args, err, 'failure')
+        return EXIT_FAILED
+    for w in result.warnings:
+        err.write('ip-masq-agent: warning: %s\n' % w)
+    if result.settings.aggregate:
+        err.write('ip-masq-agent: aggregate: %d rules saved by merging CIDRs\n' % result.settings.aggregation_saved())
+    _print_plans(args.command, result, out)
+    _metrics(args, err, 'success', result)
+    return EXIT_FAILED if args.command == 'status' and result.changed else EXIT_OK

@@ -1,0 +1,40 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ipmasq.agent contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The two errors the engine raises: a rejected setting (exit 2, nothing touched) and a failed host command."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def show(value, limit=80):
+    """A value for an error message, never longer than ``limit`` (values can be huge: never format them whole)."""
+    if isinstance(value, (list, tuple, dict)) and len(value) > 8:
+        value = '<%s of %d items>' % (type(value).__name__, len(value))
+    elif isinstance(value, (str, bytes)) and len(value) > limit * 4:
+        value = value[:limit * 4]
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+class ConfigError(ValueError):
+    """A rejected setting. ``key`` names it as the user wrote it (file key, module option or flag)."""
+
+    def __init__(self, key, value, reason):
+        self.key = key
+        self.value = value
+        self.reason = reason
+        super(ConfigError, self).__init__('%s: %s' % (key, reason) if key else reason)
+
+
+class HostError(Exception):
+    """A failed command or host operation, with what fail_json wants (msg, cmd, rc, stdout, stderr)."""
+
+    def __init__(self, msg, cmd=None, rc=None, stdout='', stderr=''):
+        super(HostError, self).__init__(msg)
+        self.msg = msg
+        self.cmd = cmd
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr

@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ipmasq.agent contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the agent means, per address family, before any backend: the ordered rules of upstream's chain.
+
+The single home of the agent's semantics: which destinations keep their source (RETURN), which are translated and how
+(MASQUERADE or SNAT, ports, --random-fully), in upstream's order and with upstream's comment texts. The iptables
+backend writes these rules one for one; the nftables backend writes the same meaning with sets.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from decimal import Decimal
+
+from .spec import LINK_LOCAL
+
+NON_MASQ_COMMENT = 'ip-masq-agent: local traffic is not subject to MASQUERADE'
+MASQ_COMMENT = 'ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)'
+# ipmasq.agent extensions (no upstream text exists for these)
+MASQ_LISTED_COMMENT = 'ip-masq-agent: outbound traffic to listed CIDRs is subject to MASQUERADE'
+SNAT_COMMENT = 'ip-masq-agent: outbound traffic is subject to SNAT (must be last in chain)'
+SNAT_LISTED_COMMENT = 'ip-masq-agent: outbound traffic to listed CIDRs is subject to SNAT'
+TO_PORTS_PROTOCOLS = ('tcp', 'udp', 'sctp')
+
+
+class Rule(object):
+    """One rule of the agent's chain. ``verdict``: return | masquerade | snat."""
+
+    __slots__ = ('verdict', 'comment', 'dst', 'proto', 'ports', 'probability', 'to_source', 'random_fully')
+
+    def __init__(self, verdict, comment, dst=None, proto=None, ports=None, probability=None, to_source=None,
+                 random_fully=False):
+        self.verdict = verdict
+        self.comment = comment
+        self.dst = dst
+        self.proto = proto
+        self.ports = ports
+        self.probability = probability
+        self.to_source = to_source
+        self.random_fully = random_fully
+
+    def __eq__(self, other):
+        return isinstance(other, Rule) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
+    def __repr__(self):
+        return 'Rule(%s)' % ', '.join('%s=%r' % (a, getattr(self, a)) for a in self.__slots__ if getattr(self, a))
+
+
+class Intent(object):
+    """One family's chain: ``returns`` (destinations that keep their source, in order, link-local first), then the
+    translating rules, and where the POSTROUTING jump goes."""
+
+    def __init__(self, family, returns, translate, jump_first):
+        self.family = family
+        self.returns = returns
+        self.translate = translate
+        self.jump_first = jump_first
+
+    @property
+    def rules(self):
+        return [Rule('return', NON_MASQ_COMMENT, dst=c) for c in self.returns] + self.translate
+
+
+def go_float(value):
+    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``: the shortest decimal that round-trips, never an exponent."""
+    text = format(Decimal(repr(float(value))), 'f')
+    return text.rstrip('0').rstrip('.') if '.' in text else text
+
+
+def _probabilities(ranges):
+    """For each port range, the chance that a connection not taken by an earlier rule takes this one."""
+    sizes = [hi - lo + 1 for lo, hi in ranges]
+    return [size / float(sum(sizes[i:])) for i, size in enumerate(sizes)]
+
+
+def _translate(settings, family, random_fully):
+    snat = settings.snat_of(family)
+    verdict = 'snat' if snat else 'masquerade'
+    listed = settings.masquerade_cidrs_of(family)
+    if listed is not None:
+        comment = SNAT_LISTED_COMMENT if snat else MASQ_LISTED_COMMENT
+        return [Rule(verdict, comment, dst=c, to_source=snat, random_fully=random_fully) for c in listed]
+    comment = SNAT_COMMENT if snat else MASQ_COMMENT
+    rules = []
+    ranges = settings.port_ranges
+    probs = _probabilities(ranges)
+    for proto in TO_PORTS_PROTOCOLS if ranges else ():
+        for i, ports in enumerate(ranges):
+            rules.append(Rule(verdict, comment, proto=proto, ports=ports, random_fully=random_fully,
+                              probability=go_float(probs[i]) if i < len(ranges) - 1 else None))
+    rules.append(Rule(verdict, comment, to_source=snat, random_fully=random_fully))
+    return rules
+
+
+def build(settings, family, random_fully=None):
+    """The intent of one family. ``random_fully``: the flag after the backend's capability check."""
+    returns = [] if settings.masq_link_local_of(family) else [LINK_LOCAL[family]]
+    returns.extend(settings.effective_cidrs(family))
+    rf = settings.random_fully if random_fully is None else random_fully
+    return Intent(family, returns, _translate(settings, family, rf), settings.jump_position == 'first')
