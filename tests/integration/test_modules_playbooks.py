@@ -17,6 +17,9 @@ from tests.integration.test_host_program import FOREIGN
 def play(ns, tasks, check=False):
     """Run one play of `tasks` in the namespace; returns the per-task results for localhost."""
     path = os.path.join(ns.tmpdir, 'play-%d.yml' % len(os.listdir(ns.tmpdir)))
+    for task in tasks:  # each namespace its own lock, so its own record of the last sync
+        if 'ipmasq.agent.ip_masq_chain' in task:
+            task['ipmasq.agent.ip_masq_chain'].setdefault('lock_file', ns.lock)
     with open(path, 'w') as f:
         yaml.safe_dump([{'name': 'test', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}], f)
     env = dict(ns.env, LC_ALL='C.UTF-8', LANG='C.UTF-8', ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.cache', 'collections'),
@@ -34,7 +37,6 @@ def play(ns, tasks, check=False):
 
 
 def chain(**kw):
-    kw.setdefault('lock_file', '/tmp/ipmasq-test-%d.lock' % os.getpid())
     return {'ipmasq.agent.ip_masq_chain': kw}
 
 

@@ -131,9 +131,11 @@ def main(argv=None, runner=subprocess_runner, find=which, out=None, err=None):
     parser = build_parser()
     args = parser.parse_args(argv)
 
+    def final_args():
+        return parser.parse_args(argv + read_args_file(args.args_file)) if args.args_file else args
+
     def load():
-        final = parser.parse_args(argv + read_args_file(args.args_file)) if args.args_file else args
-        return settings_from_args(final)
+        return settings_from_args(final_args())
 
     try:
         if args.command in ('check', 'render'):
@@ -146,10 +148,10 @@ def main(argv=None, runner=subprocess_runner, find=which, out=None, err=None):
             for w in settings.warnings:
                 err.write('ip-masq-agent: warning: %s\n' % w)
             return EXIT_OK
-        pre = Settings()  # the lock and the wait: from the command line, as they are needed before the lock
+        pre, first = Settings(), final_args()  # the lock and the wait are needed before the lock: read them now
         for name, flag in (('wait', '--wait'), ('lock_file', '--lock-file')):
-            if getattr(args, name) is not None:
-                pre.set(name, getattr(args, name), flag)
+            if getattr(first, name) is not None:
+                pre.set(name, getattr(first, name), flag)
         result = engine.run(Host(runner, find, wait=pre.wait), load,
                             engine.SYNC if args.command == 'sync' else engine.STATUS, lock_file=pre.lock_file)
     except ConfigError as e:
