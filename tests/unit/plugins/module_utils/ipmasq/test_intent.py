@@ -99,7 +99,9 @@ def test_go_float(value, text):
     assert intent.go_float(value) == text
 
 
-def test_rule_equality_and_repr():
+def test_rule_equality():
     a = Rule('return', NM, dst='10.0.0.0/8')
-    assert a == Rule('return', NM, dst='10.0.0.0/8') and a != Rule('return', NM, dst='10.0.0.0/9') and a != 'x'
-    assert repr(a) == "Rule(verdict='return', comment=%r, dst='10.0.0.0/8')" % NM
+    assert a == Rule('return', NM, dst='10.0.0.0/8') and a != Rule('return', NM, dst='10.0.0.0/9')
+    assert a != Rule('masquerade', NM, dst='10.0.0.0/8') and a != Rule('return', NM, dst='10.0.0.0/8', random_fully=True)
+    assert (a.verdict, a.comment, a.dst, a.proto, a.ports, a.probability, a.to_source, a.random_fully) == (
+        'return', NM, '10.0.0.0/8', None, None, None, None, False)
