@@ -22,15 +22,6 @@ _V4 = re.compile(r'(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25
 _PREFIX = re.compile(r'0|[1-9][0-9]{0,2}')
 _V6_CHARS = re.compile(r'[0-9A-Fa-f:]+')
 
-try:
-    import netaddr as _netaddr  # noqa: F401  (probed here; the set work imports it where it is used)
-
-    HAS_NETADDR = True
-    NETADDR_IMPORT_ERROR = None
-except ImportError as _e:  # pragma: no cover - exercised by ansible-test's import sanity test
-    HAS_NETADDR = False
-    NETADDR_IMPORT_ERROR = _e
-
 
 class Net(tuple):
     """A validated CIDR: (version, network as int, prefix length); str() is the canonical text."""

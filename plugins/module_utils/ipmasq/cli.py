@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 
-from . import configfile, engine
+from . import configfile, engine, libs
 from .errors import ConfigError, HostError
 from .host import Host
 from .metrics import write_metrics
@@ -137,6 +137,9 @@ def main(argv=None, runner=subprocess_runner, find=which, out=None, err=None):
     def load():
         return settings_from_args(final_args())
 
+    for name, deb in libs.missing():
+        err.write('ip-masq-agent: the Python library %s is required (Debian: %s)\n' % (name, deb))
+        return EXIT_USAGE
     try:
         if args.command in ('check', 'render'):
             settings = load()

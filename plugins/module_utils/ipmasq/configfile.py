@@ -16,16 +16,6 @@ import stat
 from .errors import ConfigError, show
 from .spec import FILE_FIELDS, Settings, apply_mapping
 
-try:
-    import yaml
-
-    HAS_YAML = True
-    YAML_IMPORT_ERROR = None
-except ImportError as _e:  # pragma: no cover - exercised by ansible-test's import sanity test
-    yaml = None
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = _e
-
 # Refuse config files larger than this before parsing them (a config of 10,000 CIDRs is about 200 KiB).
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
@@ -85,8 +75,7 @@ def to_mapping(text):
 
 
 def _yaml(text):
-    if not HAS_YAML:
-        raise ImportError('the Python library PyYAML is required (Debian: python3-yaml): %s' % YAML_IMPORT_ERROR)
+    import yaml  # only YAML files need it (libs.missing() names it to the user first)
     try:
         # libyaml's loader when PyYAML has it (same YAML 1.1 rules, ~10x faster on large lists)
         return yaml.load(text, Loader=getattr(yaml, 'CSafeLoader', yaml.SafeLoader))

@@ -11,7 +11,7 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import missing_required_lib
 
-from . import addr, configfile
+from . import configfile, libs
 from .errors import ConfigError, HostError
 from .host import Host
 from .spec import FIELDS, FILE, RUNTIME, Settings
@@ -39,10 +39,8 @@ def argument_spec(scopes=(FILE, RUNTIME), names=None):
 
 def fail_without_libs(module):
     """Fail the task, naming the library to install, when PyYAML or netaddr is missing on the target."""
-    for present, name, error in ((configfile.HAS_YAML, 'PyYAML', configfile.YAML_IMPORT_ERROR),
-                                 (addr.HAS_NETADDR, 'netaddr', addr.NETADDR_IMPORT_ERROR)):
-        if not present:
-            module.fail_json(msg=missing_required_lib(name), exception=error)
+    for name, deb in libs.missing():
+        module.fail_json(msg=missing_required_lib(name) + ' (Debian: %s)' % deb)
 
 
 def settings(params, scopes=(FILE, RUNTIME), config=None, config_path=None, strict=False):

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from collections import namedtuple
 from decimal import Decimal
 
 from .spec import LINK_LOCAL
@@ -25,32 +26,9 @@ SNAT_LISTED_COMMENT = 'ip-masq-agent: outbound traffic to listed CIDRs is subjec
 TO_PORTS_PROTOCOLS = ('tcp', 'udp', 'sctp')
 
 
-class Rule(object):
-    """One rule of the agent's chain. ``verdict``: return | masquerade | snat."""
-
-    __slots__ = ('verdict', 'comment', 'dst', 'proto', 'ports', 'probability', 'to_source', 'random_fully')
-
-    def __init__(self, verdict, comment, dst=None, proto=None, ports=None, probability=None, to_source=None,
-                 random_fully=False):
-        self.verdict = verdict
-        self.comment = comment
-        self.dst = dst
-        self.proto = proto
-        self.ports = ports
-        self.probability = probability
-        self.to_source = to_source
-        self.random_fully = random_fully
-
-    def __eq__(self, other):
-        return isinstance(other, Rule) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
-
-    def __ne__(self, other):
-        return not self == other
-
-    __hash__ = None
-
-    def __repr__(self):
-        return 'Rule(%s)' % ', '.join('%s=%r' % (a, getattr(self, a)) for a in self.__slots__ if getattr(self, a))
+# One rule of the agent's chain. verdict: return | masquerade | snat; the rest narrows or parameterises it.
+Rule = namedtuple('Rule', 'verdict comment dst proto ports probability to_source random_fully',
+                  defaults=(None, None, None, None, None, False))
 
 
 class Intent(object):
