@@ -32,13 +32,14 @@ class Script(object):
 
 @pytest.fixture
 def run_module(capsys):
-    def _run(main, args, calls=(), check_mode=False, diff=True):
+    def _run(main, args, calls=(), check_mode=False, diff=True, missing=()):
+        """Run ``main`` with ``args``; every command is found in /usr/sbin except those in ``missing``."""
         script = Script(calls)
         args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
         with patch_module_args(args), \
                 mock.patch.object(basic.AnsibleModule, 'run_command', side_effect=script), \
                 mock.patch.object(basic.AnsibleModule, 'get_bin_path',
-                                  side_effect=lambda name, required=False, opt_dirs=None: '/usr/sbin/' + name):
+                                  side_effect=lambda name, required=False, opt_dirs=None: None if name in missing else '/usr/sbin/' + name):
             with pytest.raises(SystemExit):
                 main()
         result = json.loads(capsys.readouterr().out)

@@ -201,13 +201,14 @@ def test_rejections_name_key_and_value(text, key, message):
     assert e.value.key == key and str(e.value) == message
 
 
-def test_top_level_must_be_a_mapping():
+@pytest.mark.parametrize('text, shown', [('- 10.0.0.0/8', "list ['10.0.0.0/8']"), ('just words', "str 'just words'"), ('7', 'int 7')])
+def test_top_level_must_be_a_mapping(text, shown):
     with pytest.raises(ConfigError) as e:
-        apply_mapping(Settings(), ['10.0.0.0/8'])
+        parse(text)
     assert e.value.key == 'config'
     assert str(e.value) == ("config: expected a mapping of keys (nonMasqueradeCIDRs, cidrLimit, masqLinkLocal, masqLinkLocalIPv6, "
                             'resyncInterval, masqueradeCIDRs, snatToSource, snatToSourceIPv6, aggregate, requiredCIDRs, '
-                            "jumpPosition) at the top level, got list ['10.0.0.0/8']")
+                            'jumpPosition) at the top level, got %s' % shown)
 
 
 def test_ipv6_allowed_when_enabled_and_split_by_family():

@@ -145,6 +145,14 @@ def test_render_snat_to_listed_cidrs_and_empty_link_local():
         '\t}']
 
 
+def test_render_explicit_list_of_one_family_translates_nothing_of_the_other():
+    text = N.render(intents(cidrs=(), masquerade_cidrs=['2001:db8::/32']))
+    assert 'set masq4' not in text and '@masq4' not in text and 'meta nfproto ipv4' not in text
+    assert text.splitlines()[-4:-2] == ['\t\tip6 daddr @nomasq6 return comment "%s"' % NM,
+                                        '\t\tip6 daddr @masq6 masquerade fully-random comment '
+                                        '"ip-masq-agent: outbound traffic to listed CIDRs is subject to MASQUERADE"']
+
+
 def test_render_ipv4_to_ports_without_random_fully():
     text = N.render(intents(cidrs=(), ip_version='ipv4', masq_link_local=True, to_ports='32768-65535', random_fully=False))
     assert text.endswith('\tset nomasq4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\tauto-merge\n\t}\n'
