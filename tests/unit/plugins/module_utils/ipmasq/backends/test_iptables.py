@@ -11,7 +11,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq import intent
-from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.backends import iptables as I
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.backends import iptables as ipt
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.backends.iptables_save import parse_save
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.errors import HostError
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.host import Host
@@ -67,17 +67,17 @@ def settings(cidrs=('10.0.0.0/8',), family='ipv4', **values):
 
 def plan(text, cidrs=('10.0.0.0/8',), family='ipv4', stale=(), random_fully=None, **values):
     s = settings(cidrs, family, **values)
-    unit = I.IptablesUnit(None, family)
+    unit = ipt.IptablesUnit(None, family)
     return unit.plan(parse_save(text), [intent.build(s, family, random_fully)], s.chain, list(stale))
 
 
 # --- what the agent writes ------------------------------------------------------------------------------------------
 
 def test_jump_and_rule_tokens_are_upstreams():
-    assert I.jump_tokens('IP-MASQ-AGENT') == [
+    assert ipt.jump_tokens('IP-MASQ-AGENT') == [
         '-m', 'comment', '--comment', 'ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our '
         'custom IP-MASQ-AGENT chain', '-m', 'addrtype', '!', '--dst-type', 'LOCAL', '-j', 'IP-MASQ-AGENT']
-    assert 'our custom OTHER chain' in I.jump_tokens('OTHER')[3] and I.jump_tokens('OTHER')[-1] == 'OTHER'
+    assert 'our custom OTHER chain' in ipt.jump_tokens('OTHER')[3] and ipt.jump_tokens('OTHER')[-1] == 'OTHER'
 
 
 @pytest.mark.parametrize('rule, tokens', [
@@ -93,18 +93,18 @@ def test_jump_and_rule_tokens_are_upstreams():
      ['-m', 'comment', '--comment', 'c', '-j', 'MASQUERADE', '-p', 'sctp', '--to-ports', '3000']),
 ])
 def test_rule_tokens(rule, tokens):
-    assert I.rule_tokens(rule) == tokens
+    assert ipt.rule_tokens(rule) == tokens
 
 
 @pytest.mark.parametrize('text, ok', [('iptables v1.8.9 (nf_tables)', True), ('iptables v1.6.2', True), ('iptables v1.10.0', True),
                                       ('iptables v1.6.1', False), ('ip6tables v1.4.21', False), ('garbage', False), ('', False)])
 def test_random_fully_version(text, ok):
-    assert I.version_supports_random_fully(text) is ok
+    assert ipt.version_supports_random_fully(text) is ok
 
 
 def test_render_is_the_chain_payload_without_the_jump():
     s = settings()
-    assert I.IptablesUnit(None, 'ipv4').render([intent.build(s, 'ipv4')], 'IP-MASQ-AGENT') == payload(CHAIN, *WRITTEN_RULES)
+    assert ipt.IptablesUnit(None, 'ipv4').render([intent.build(s, 'ipv4')], 'IP-MASQ-AGENT') == payload(CHAIN, *WRITTEN_RULES)
 
 
 # --- planning ------------------------------------------------------------------------------------------------------
@@ -247,8 +247,8 @@ def test_other_chain_name_ignores_the_default_chain_without_a_record():
 def test_rename_replaces_jump_in_place_and_removes_the_previous_chain():
     p = plan(table(postrouting=[KUBE, JUMP, ACCEPT]), chain='NEW', stale=['IP-MASQ-AGENT', 'NEW'])
     new = [line.replace('IP-MASQ-AGENT', 'NEW') for line in WRITTEN_RULES]
-    assert p.payload == payload(':NEW - [0:0]', *(new + [delete(JUMP), '-I POSTROUTING 2 ' + JUMP_SPEC.replace('IP-MASQ-AGENT', 'NEW'),
-                                                          '-F IP-MASQ-AGENT', '-X IP-MASQ-AGENT']))
+    new += [delete(JUMP), '-I POSTROUTING 2 ' + JUMP_SPEC.replace('IP-MASQ-AGENT', 'NEW'), '-F IP-MASQ-AGENT', '-X IP-MASQ-AGENT']
+    assert p.payload == payload(':NEW - [0:0]', *new)
     assert p.actions == ['create chain NEW', 'replace POSTROUTING jumps (1) with one jump to NEW at position 2',
                          'delete chain IP-MASQ-AGENT']
     assert p.before == [CHAIN, JUMP] + SAVED_RULES
@@ -257,7 +257,7 @@ def test_rename_replaces_jump_in_place_and_removes_the_previous_chain():
 
 
 def test_plan_removal_removes_chain_and_every_jump_only():
-    p = I.IptablesUnit(None, 'ipv4').plan_removal(parse_save(table(postrouting=[KUBE, JUMP, OLD_JUMP])), ['IP-MASQ-AGENT', 'OLD'])
+    p = ipt.IptablesUnit(None, 'ipv4').plan_removal(parse_save(table(postrouting=[KUBE, JUMP, OLD_JUMP])), ['IP-MASQ-AGENT', 'OLD'])
     assert p.payload == payload(delete(JUMP), delete(OLD_JUMP), '-F IP-MASQ-AGENT', '-X IP-MASQ-AGENT')
     assert p.actions == ['delete POSTROUTING jump to IP-MASQ-AGENT', 'delete POSTROUTING jump to IP-MASQ-AGENT', 'delete chain IP-MASQ-AGENT']
     assert p.removal is True and p.target == 'IP-MASQ-AGENT, OLD' and p.after == []
@@ -265,14 +265,14 @@ def test_plan_removal_removes_chain_and_every_jump_only():
 
 
 def test_plan_removal_when_already_gone_is_no_change():
-    p = I.IptablesUnit(None, 'ipv4').plan_removal(parse_save(''), ['IP-MASQ-AGENT'])
+    p = ipt.IptablesUnit(None, 'ipv4').plan_removal(parse_save(''), ['IP-MASQ-AGENT'])
     assert not p.changed and p.actions == [] and p.before == []
 
 
 def test_removal_refuses_when_other_rules_use_the_chain():
     live = parse_save(table(extra=['-A KUBE-POSTROUTING -j IP-MASQ-AGENT']))
     with pytest.raises(HostError) as e:
-        I.IptablesUnit(None, 'ipv4').plan_removal(live, ['IP-MASQ-AGENT'])
+        ipt.IptablesUnit(None, 'ipv4').plan_removal(live, ['IP-MASQ-AGENT'])
     assert e.value.msg == ('ipv4: chain IP-MASQ-AGENT is still referenced by rules outside POSTROUTING '
                            '(-A KUBE-POSTROUTING -j IP-MASQ-AGENT); remove them first')
 
@@ -285,7 +285,7 @@ RESTORE = ['/usr/sbin/iptables-restore', '--noflush', '-w', '10']
 
 def test_read_and_apply(scripted, find):
     runner = scripted([(SAVE, 0, '', ''), (RESTORE, 0, '', '')])
-    unit = I.IptablesUnit(Host(runner, find), 'ipv4')
+    unit = ipt.IptablesUnit(Host(runner, find), 'ipv4')
     p = unit.plan(unit.read(), [intent.build(settings(), 'ipv4')], 'IP-MASQ-AGENT')
     unit.apply(p)
     assert runner.calls == [(SAVE, None), (RESTORE, p.payload)]
@@ -295,7 +295,7 @@ def test_ipv6_uses_ip6tables_and_the_wait(scripted, find):
     runner = scripted([(['/usr/sbin/ip6tables-save', '-t', 'nat'], 0, '', ''),
                        (['/usr/sbin/ip6tables-restore', '--noflush', '-w', '2'], 0, '', ''),
                        (['/usr/sbin/ip6tables', '--version'], 0, 'ip6tables v1.8.9 (legacy)\n', '')])
-    unit = I.IptablesUnit(Host(runner, find, wait=2.5), 'ipv6')
+    unit = ipt.IptablesUnit(Host(runner, find, wait=2.5), 'ipv6')
     p = unit.plan(unit.read(), [intent.build(settings(family='ipv6'), 'ipv6')], 'IP-MASQ-AGENT')
     unit.apply(p)
     assert '-d fe80::/10' in p.payload and '10.0.0.0/8' not in p.payload
@@ -304,14 +304,14 @@ def test_ipv6_uses_ip6tables_and_the_wait(scripted, find):
 
 def test_read_without_nat_table_is_empty(scripted, find):
     runner = scripted([(SAVE, 1, '', "iptables-save v1.8.9 (legacy): can't initialize iptables table `nat': Table does not exist")])
-    live = I.IptablesUnit(Host(runner, find), 'ipv4').read()
+    live = ipt.IptablesUnit(Host(runner, find), 'ipv4').read()
     assert live.chains == {} and live.entries == []
 
 
 def test_failed_save_raises_with_details(scripted, find):
     runner = scripted([(SAVE, 1, '', 'Permission denied (you must be root)\n')])
     with pytest.raises(HostError) as e:
-        I.IptablesUnit(Host(runner, find), 'ipv4').read()
+        ipt.IptablesUnit(Host(runner, find), 'ipv4').read()
     assert (e.value.msg, e.value.cmd, e.value.rc, e.value.stderr) == (
         'ipv4: iptables-save -t nat failed (rc=1): Permission denied (you must be root)', ['iptables-save', '-t', 'nat'], 1,
         'Permission denied (you must be root)\n')
@@ -319,7 +319,7 @@ def test_failed_save_raises_with_details(scripted, find):
 
 def test_failed_restore_raises_with_details(scripted, find):
     runner = scripted([(RESTORE, 4, '', 'Another app is currently holding the xtables lock.\n')])
-    unit = I.IptablesUnit(Host(runner, find), 'ipv4')
+    unit = ipt.IptablesUnit(Host(runner, find), 'ipv4')
     p = unit.plan(parse_save(''), [intent.build(settings(), 'ipv4')], 'IP-MASQ-AGENT')
     with pytest.raises(HostError) as e:
         unit.apply(p)
@@ -330,7 +330,7 @@ def test_failed_restore_raises_with_details(scripted, find):
 
 def test_version_probe_runs_once(scripted, find):
     runner = scripted([(['/usr/sbin/iptables', '--version'], 0, 'iptables v1.6.1\n', '')])
-    unit = I.IptablesUnit(Host(runner, find), 'ipv4')
+    unit = ipt.IptablesUnit(Host(runner, find), 'ipv4')
     assert unit.capabilities() == {'random_fully': False, 'port_ranges': None}
     assert unit.capabilities() == {'random_fully': False, 'port_ranges': None}
     assert len(runner.calls) == 1
@@ -338,4 +338,4 @@ def test_version_probe_runs_once(scripted, find):
 
 def test_failed_version_probe_means_no_random_fully(scripted, find):
     runner = scripted([(['/usr/sbin/iptables', '--version'], 1, 'iptables v1.8.9', 'error')])
-    assert I.IptablesUnit(Host(runner, find), 'ipv4').capabilities()['random_fully'] is False
+    assert ipt.IptablesUnit(Host(runner, find), 'ipv4').capabilities()['random_fully'] is False

@@ -105,10 +105,10 @@ def test_parse_rule_splits_target_options_from_matches():
 
 
 @pytest.mark.parametrize('tokens, parsed', [
-    (['-g', 'X', '--destination', '1.2.3.4'], {'base': [(False, '-d', ('1.2.3.4',))], 'modules': [], 'target': 'goto:X',
-                                                'target_opts': []}),
-    (['!', '-d', '10.0.0.0/8', '-j', 'RETURN'], {'base': [(True, '-d', ('10.0.0.0/8',))], 'modules': [], 'target': 'RETURN',
-                                                 'target_opts': []}),
+    (['-g', 'X', '--destination', '1.2.3.4'],
+     {'base': [(False, '-d', ('1.2.3.4',))], 'modules': [], 'target': 'goto:X', 'target_opts': []}),
+    (['!', '-d', '10.0.0.0/8', '-j', 'RETURN'],
+     {'base': [(True, '-d', ('10.0.0.0/8',))], 'modules': [], 'target': 'RETURN', 'target_opts': []}),
     (['-m', 'addrtype', '!', '--dst-type', 'LOCAL', '-j', 'C'],
      {'base': [], 'modules': [('addrtype', [(True, '--dst-type', ('LOCAL',))])], 'target': 'C', 'target_opts': []}),
     (['-j', 'SNAT', '--to-source', '198.51.100.7', '--random-fully'],
