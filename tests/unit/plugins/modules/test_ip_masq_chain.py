@@ -91,9 +91,9 @@ def test_both_families(run_module, tmp_path):
 
 
 def test_ip_version_ipv6_manages_the_same_families_as_the_host_program(run_module, tmp_path, scripted, find):
-    """Defect (d): the module's ``ip_version: ipv6`` and the host program's ``--ip-version ipv6`` must manage the same
-    families (before, the module also managed IPv4 and the program had no way to say IPv6 only). Both run exactly the
-    same ip6tables commands with the same payloads, and nothing of IPv4."""
+    """Defect (d): the module's ``ip_version: ipv6`` managed ip6tables only, while the host program had only
+    ``--enable-ipv6``, which manages both families, so the program the role runs managed IPv4 too. Now the module and
+    ``--ip-version ipv6`` run exactly the same ip6tables commands with the same payloads, and nothing of IPv4."""
     script = [(['/usr/sbin/ip6tables', '--version'], 0, 'ip6tables v1.8.9 (nf_tables)\n', '')] + ROUTES + [
         (SAVE6, 0, '', ''), NO_TABLE, (RESTORE6, 0, '', '')]
     result, seen = run_module(ip_masq_chain.main, dict(ip_version='ipv6', lock_file=str(tmp_path / 'module.lock')), script)
