@@ -133,6 +133,11 @@ backend:
   returned: always
   type: str
   sample: iptables
+args_file_changed:
+  description: Whether O(args_file) was (or, in check mode, would be) rewritten.
+  returned: always
+  type: bool
+  sample: false
 rules_saved:
   description: Rules saved by O(aggregate).
   returned: when O(aggregate=true)
@@ -170,7 +175,7 @@ def main():
     )
     glue.fail_without_libs(module)
     p = module.params
-    extra = {}
+    extra = {'args_file_changed': False}
 
     def load():
         settings = glue.settings(p, config=p['config'], config_path=p['config_path'])
@@ -187,7 +192,7 @@ def main():
     except (ConfigError, HostError) as e:
         glue.fail(module, e, **(glue.report(module, e.result) if getattr(e, 'result', None) else {}))
     out = glue.report(module, result)
-    out['changed'] = out['changed'] or bool(extra)
+    out.update(extra, changed=out['changed'] or extra['args_file_changed'])
     if result.settings.aggregate:
         out['rules_saved'] = result.settings.aggregation_saved()
     module.exit_json(**out)

@@ -104,6 +104,14 @@ def parse_address(text, version, key):
     return format_address(version, value)
 
 
+def network_of(text):
+    """The network of an interface address with its prefix (``192.0.2.10/24`` -> 192.0.2.0/24); None if not one."""
+    try:
+        return parse_cidr(canonical(text), '')
+    except ConfigError:
+        return None
+
+
 def canonical(text):
     """A CIDR or address as iptables-save prints it (network address, /32 or /128 added); the text if not one."""
     addr, sep, prefix = text.partition('/')

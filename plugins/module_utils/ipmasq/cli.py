@@ -75,7 +75,10 @@ def settings_from_args(args):
 
 
 def read_args_file(path):
-    raw = configfile.read_bytes(path, missing_ok=False).decode('utf-8', 'replace')
+    try:
+        raw = configfile.read_bytes(path, missing_ok=False).decode('utf-8', 'replace')
+    except ConfigError as e:
+        raise ConfigError('--args-file', path, e.reason)
     return [line.strip() for line in raw.splitlines() if line.strip() and not line.strip().startswith('#')]
 
 

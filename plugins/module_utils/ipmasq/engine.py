@@ -55,22 +55,22 @@ def units(host, backend, families):
 
 
 def _intents(settings, unit_list, result):
-    """Each family's intent, after the backend's capability checks (warnings or ConfigError, before any write)."""
-    caps = unit_list[0].capabilities()
-    _check_ports(settings, unit_list[0].backend, caps)
+    """Each family's intent, after the backend's capability checks (warnings or ConfigError, before any write); the
+    --random-fully probe runs only when the flag is on."""
+    _check_ports(settings, unit_list[0])
     random_fully = settings.random_fully
-    if random_fully and not caps['random_fully']:
+    if random_fully and not unit_list[0].supports_random_fully():
         result.warnings.append('iptables is older than 1.6.2: MASQUERADE without --random-fully, as upstream')
         random_fully = False
     return dict((f, intent.build(settings, f, random_fully)) for f in settings.families)
 
 
-def _check_ports(settings, backend, caps):
-    limit = caps['port_ranges']
+def _check_ports(settings, unit):
+    limit = unit.max_port_ranges
     if limit is not None and len(settings.port_ranges) > limit:
         raise ConfigError(settings.label('to_ports'), settings.to_ports,
                           'the %s backend takes %d port range; several ranges with probabilities need the iptables '
-                          'backend' % (backend, limit))
+                          'backend' % (unit.backend, limit))
 
 
 def _leftovers(host, settings, backend, record):
@@ -149,7 +149,8 @@ def remove(host, load, check_mode=False, lock_file=None):
                                               if f not in settings.families]
         for family in families:
             unit = IptablesUnit(host, family)
-            result.plans.append(unit.plan_removal(unit.read(), chains))
+            if host.has(unit.save_command):
+                result.plans.append(unit.plan_removal(unit.read(), chains))
         if host.has('nft'):
             unit = NftablesUnit(host, families)
             result.plans.append(unit.plan_removal(unit.read()))
@@ -163,7 +164,6 @@ def render(settings):
     """The payloads a first sync would write, per transaction domain (no host needed; ``auto`` renders iptables)."""
     backend = 'nftables' if settings.backend == 'nftables' else 'iptables'
     unit_list = units(None, backend, settings.families)
-    if backend == 'nftables':
-        _check_ports(settings, backend, unit_list[0].capabilities())
+    _check_ports(settings, unit_list[0])
     intents = dict((f, intent.build(settings, f)) for f in settings.families)
     return [u.render([intents[f] for f in u.families], settings.chain) for u in unit_list]

@@ -199,14 +199,9 @@ def subnet_warnings(settings, subnets):
     from . import addr
     warnings = []
     for subnet in subnets:
-        try:
-            host_addr, _sep, bits = subnet.partition('/')
-            version = 6 if ':' in host_addr else 4
-            net = addr.merge(['%s/%s' % (host_addr, bits)])
-        except Exception:
-            continue
-        family = 'ipv6' if version == 6 else 'ipv4'
-        if family in settings.families and addr.set_cidrs(settings.masqueraded_set(family) & addr.ip_set(net)):
+        net = addr.network_of(subnet)
+        if net and net.family in settings.families and \
+                addr.set_cidrs(settings.masqueraded_set(net.family) & addr.ip_set([net])):
             warnings.append("the node's own subnet %s is masqueraded by this config (not covered by "
-                            'nonMasqueradeCIDRs); add it if Pods talk to node addresses directly' % net[0])
+                            'nonMasqueradeCIDRs); add it if Pods talk to node addresses directly' % str(net))
     return warnings

@@ -340,15 +340,17 @@ def closest_key(key):
 def apply_mapping(settings, data, strict=False):
     """Set the file knobs from a parsed config mapping (upstream's keys), as upstream's decoder reads it.
 
-    Keys match case-insensitively (an exact match wins, as with Go's encoding/json); ``null`` keeps the default
-    (the CIDR lists read it as empty); unknown keys are warnings naming the closest key, errors with ``strict``.
+    Keys match case-insensitively, as with Go's encoding/json. Two keys for one knob (``nonMasqueradeCIDRs`` and
+    ``NonMasqueradeCIDRs``) are an error naming both: upstream silently takes the last, and a network config that drops
+    one of two CIDR lists causes outages. ``null`` keeps the default (the CIDR lists read it as empty); unknown keys are
+    warnings naming the closest key, errors with ``strict``.
     """
     if data is None:
         return settings
     if not isinstance(data, dict):
         raise ConfigError('config', data, 'expected a mapping of keys (%s) at the top level, got %s %s'
                           % (', '.join(BY_KEY), _kind_name(data), show(data)))
-    exact = {}
+    seen = {}
     for raw in data:
         if not isinstance(raw, str):
             raise ConfigError(str(raw), raw, 'config keys must be strings, got %s %s' % (_kind_name(raw), show(raw)))
@@ -362,9 +364,10 @@ def apply_mapping(settings, data, strict=False):
             if len(settings.warnings) < 20:
                 settings.warnings.append('%s: %s (ignored)' % (raw, msg))
             continue
-        if exact.get(field.name) and raw != field.key:
-            continue  # an exact-case key wins over a case-insensitive one
-        exact[field.name] = raw == field.key
+        if field.name in seen:
+            raise ConfigError(raw, data[raw], 'the keys %s and %s both set %s; keep one'
+                              % (show(seen[field.name]), show(raw), field.key))
+        seen[field.name] = raw
         value = data[raw]
         if value is None and field.kind != 'cidrs':
             continue

@@ -57,8 +57,10 @@ class Unit(object):
     def apply(self, plan):
         raise NotImplementedError
 
-    def capabilities(self):
-        """``{'random_fully': bool, 'port_ranges': max number of --to-ports ranges}``."""
+    # capabilities: how many --to-ports ranges the backend can write (None: any), and whether --random-fully works
+    max_port_ranges = None
+
+    def supports_random_fully(self):
         raise NotImplementedError
 
     def render(self, intents, chain):

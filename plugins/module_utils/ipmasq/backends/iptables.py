@@ -72,7 +72,6 @@ class IptablesUnit(Unit):
         self.families = (family,)
         self._bin, self._save, self._restore = COMMANDS[family]
         self.save_command = self._save
-        self._caps = None
 
     # --- the host ------------------------------------------------------------------------------------------------
     def read(self):
@@ -95,11 +94,9 @@ class IptablesUnit(Unit):
                             % (self.family, self._restore, rc, hint, err.strip()),
                             cmd=[self._restore, '--noflush', '-w', wait], rc=rc, stdout=out, stderr=err)
 
-    def capabilities(self):
-        if self._caps is None:
-            rc, out, err = self.host.run([self._bin, '--version'])
-            self._caps = {'random_fully': rc == 0 and version_supports_random_fully(out + err), 'port_ranges': None}
-        return self._caps
+    def supports_random_fully(self):
+        rc, out, err = self.host.run([self._bin, '--version'])
+        return rc == 0 and version_supports_random_fully(out + err)
 
     # --- planning --------------------------------------------------------------------------------------------------
     def render(self, intents, chain):

@@ -243,8 +243,10 @@ class NftablesUnit(Unit):
             raise HostError('nftables: nft -f failed (rc=%s); the transaction was not applied: %s'
                             % (rc, err.strip()), cmd=['nft', '-f', '-'], rc=rc, stdout=out, stderr=err)
 
-    def capabilities(self):
-        return {'random_fully': True, 'port_ranges': 1}
+    max_port_ranges = 1
+
+    def supports_random_fully(self):
+        return True
 
     def render(self, intents, chain):
         return render(intents)

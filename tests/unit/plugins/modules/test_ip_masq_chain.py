@@ -265,14 +265,14 @@ def test_iptables_binaries_missing(run_module, tmp_path):
 def test_args_file_written_under_the_lock_before_applying(run_module, tmp_path):
     path = tmp_path / 'default'
     a = args(tmp_path, args_file=str(path), random_fully=False, wait=3)
-    result, script = run_module(ip_masq_chain.main, a, [VERSION] + ROUTES + [(SAVE, 0, '', ''), NO_TABLE, (RESTORE[:-1] + ['3'], 0, '', '')])
+    result, script = run_module(ip_masq_chain.main, a, ROUTES + [(SAVE, 0, '', ''), NO_TABLE, (RESTORE[:-1] + ['3'], 0, '', '')])
     assert result['changed'] is True
     assert path.read_text() == ('# ip-masq-agent arguments, written by ipmasq.agent.ip_masq_chain\n--no-random-fully\n--wait=3\n'
                                 '--lock-file=%s\n' % (tmp_path / 'lock'))
     # the same settings and rules in sync: nothing changes, the file is left alone
     os.utime(str(path), (0, 0))
     in_sync = IN_SYNC.replace(' --random-fully', '')
-    result, _s = run_module(ip_masq_chain.main, a, [VERSION] + ROUTES + [(SAVE, 0, in_sync, ''), NO_TABLE])
+    result, _s = run_module(ip_masq_chain.main, a, ROUTES + [(SAVE, 0, in_sync, ''), NO_TABLE])
     assert result['changed'] is False and os.stat(str(path)).st_mtime == 0
 
 

@@ -145,14 +145,14 @@ def test_explicit_random_fully_on_old_iptables_is_dropped_with_a_warning(config,
 
 
 def test_no_random_fully(config, run):
-    rc, _o, err, r = run(['sync', '--config', config, '--no-random-fully'], [V189] + ROUTES + [
+    rc, _o, err, r = run(['sync', '--config', config, '--no-random-fully'], ROUTES + [
         (SAVE, 0, '', ''), NO_TABLE, (RESTORE, 0, '', '')])
     assert (rc, err) == (0, '') and r.calls[-1][1] == PAYLOAD.replace(' --random-fully', '')
 
 
 def test_the_last_random_fully_flag_wins(config, run):
     # not a usage error any more: the argument file is read after the command line and may turn it off
-    rc, _o, _e, r = run(['sync', '--config', config, '--random-fully', '--no-random-fully'], [V189] + ROUTES + [
+    rc, _o, _e, r = run(['sync', '--config', config, '--random-fully', '--no-random-fully'], ROUTES + [
         (SAVE, 0, '', ''), NO_TABLE, (RESTORE, 0, '', '')])
     assert rc == 0 and '--random-fully' not in r.calls[-1][1]
 
@@ -296,7 +296,7 @@ def test_args_file_names_the_lock_file(config, run, tmp_path):
 def test_missing_args_file_exits_2(config, run, tmp_path):
     rc, out, err, r = run(['sync', '--config', config, '--args-file', str(tmp_path / 'none')], [])
     assert (rc, out, r.calls) == (2, '', [])
-    assert err == "ip-masq-agent: invalid config %s: config: cannot read %r: No such file or directory\n" % (config, str(tmp_path / 'none'))
+    assert err == "ip-masq-agent: invalid config %s: --args-file: cannot read %r: No such file or directory\n" % (config, str(tmp_path / 'none'))
 
 
 def test_settings_argv_round_trips_through_the_parser():

@@ -207,8 +207,6 @@ def test_subnet_warnings():
     assert H.subnet_warnings(s, ['192.0.2.10/24']) == []
 
 
-@pytest.mark.xfail(strict=True, reason='product bug: host.subnet_warnings names the host address (192.0.2.10/24, from '
-                                       'primary_subnets) instead of its subnet; addr.merge keeps the host bits of a single CIDR')
 def test_subnet_warning_names_a_cidr_the_config_accepts():
     """primary_subnets returns the interface's address with its prefix length ('192.0.2.10/24'); the warning tells the
     user to add "it" to nonMasqueradeCIDRs, so it must name the network (as the old code did), not a value the config

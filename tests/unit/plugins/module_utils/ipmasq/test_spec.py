@@ -6,6 +6,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 import pytest
 import yaml
 
@@ -80,18 +82,18 @@ def test_keys_case_insensitive_and_labels_kept():
     assert str(e.value) == 'CIDRLIMIT: must not be negative, got -1'
 
 
-def test_exact_case_key_wins_over_folded_key_when_it_comes_last():
-    s = parse('{"nonmasqueradecidrs": ["10.0.0.0/8"], "nonMasqueradeCIDRs": ["192.168.0.0/16"]}')
-    assert s.cidrs() == ['192.168.0.0/16']
-
-
-@pytest.mark.xfail(strict=True, reason='product bug: spec.apply_mapping keeps an exact-case key over a later '
-                                       'case-folded duplicate; Go encoding/json (upstream) lets the last key win')
-def test_duplicate_keys_last_one_wins_as_go_json():
-    """Upstream decodes the file with encoding/json, which maps every key (exact name, else case-folded name) to its
-    field in document order: a later duplicate overwrites an earlier one, whatever their case."""
-    s = parse('{"nonMasqueradeCIDRs": ["192.168.0.0/16"], "nonmasqueradecidrs": ["10.0.0.0/8"]}')
-    assert s.cidrs() == ['10.0.0.0/8']
+@pytest.mark.parametrize('text', [
+    '{"nonmasqueradecidrs": ["10.0.0.0/8"], "nonMasqueradeCIDRs": ["192.168.0.0/16"]}',
+    '{"nonMasqueradeCIDRs": ["192.168.0.0/16"], "NonMasqueradeCIDRs": ["10.0.0.0/8"]}',
+    'nonMasqueradeCIDRs: [10.0.0.0/8]\nNONMASQUERADECIDRS: [192.168.0.0/16]\n',
+])
+def test_two_keys_for_one_knob_are_an_error_naming_both(text):
+    """Upstream (Go encoding/json) silently takes the last of two keys that fold to one field; a network config that
+    silently drops one of two CIDR lists causes outages, so this is an error naming both keys (README, stricter)."""
+    with pytest.raises(ConfigError) as e:
+        parse(text)
+    first, second = [k for k in re.findall(r'"(\w+)"\s*:|^(\w+):', text, re.M) for k in k if k][:2]
+    assert "the keys '%s' and '%s' both set nonMasqueradeCIDRs; keep one" % (first, second) in str(e.value)
 
 
 def test_null_list_means_empty_and_null_scalar_keeps_default():
@@ -426,3 +428,19 @@ def test_every_field_documented_in_exactly_one_fragment():
     for f in spec.FILE_FIELDS:
         description = _fragment('CONFIG')[f.name]['description']
         assert 'C(%s)' % f.key in (description if isinstance(description, str) else ' '.join(description)), f.name
+
+
+def test_role_argument_spec_has_one_entry_per_file_knob():
+    """Adding a config key touches the spec, the doc fragment and the role's argument spec: the role's
+    ``ip_masq_agent_config`` options are exactly the file rows of FIELDS, with matching types and choices."""
+    import os
+    root = os.path.dirname(os.path.abspath(spec.__file__))
+    for _up in range(3):
+        root = os.path.dirname(root)
+    with open(os.path.join(root, 'roles', 'ip_masq_agent', 'meta', 'argument_specs.yml')) as f:
+        options = yaml.safe_load(f)['argument_specs']['main']['options']['ip_masq_agent_config']['options']
+    want = dict((f.key, o) for f, o in ((f, glue.argument_spec()[f.name]) for f in spec.FILE_FIELDS))
+    assert list(options) == [f.key for f in spec.FILE_FIELDS]
+    for key, option in options.items():
+        got = dict((k, v) for k, v in option.items() if k in ('type', 'elements', 'choices'))
+        assert got == dict((k, v) for k, v in want[key].items() if k != 'default'), key

@@ -299,7 +299,7 @@ def test_ipv6_uses_ip6tables_and_the_wait(scripted, find):
     p = unit.plan(unit.read(), [intent.build(settings(family='ipv6'), 'ipv6')], 'IP-MASQ-AGENT')
     unit.apply(p)
     assert '-d fe80::/10' in p.payload and '10.0.0.0/8' not in p.payload
-    assert unit.capabilities() == {'random_fully': True, 'port_ranges': None}
+    assert unit.supports_random_fully() is True and unit.max_port_ranges is None
 
 
 def test_read_without_nat_table_is_empty(scripted, find):
@@ -328,14 +328,13 @@ def test_failed_restore_raises_with_details(scripted, find):
     assert (e.value.cmd, e.value.rc) == (['iptables-restore', '--noflush', '-w', '10'], 4)
 
 
-def test_version_probe_runs_once(scripted, find):
+def test_version_probe_before_random_fully(scripted, find):
     runner = scripted([(['/usr/sbin/iptables', '--version'], 0, 'iptables v1.6.1\n', '')])
     unit = ipt.IptablesUnit(Host(runner, find), 'ipv4')
-    assert unit.capabilities() == {'random_fully': False, 'port_ranges': None}
-    assert unit.capabilities() == {'random_fully': False, 'port_ranges': None}
+    assert unit.supports_random_fully() is False
     assert len(runner.calls) == 1
 
 
 def test_failed_version_probe_means_no_random_fully(scripted, find):
     runner = scripted([(['/usr/sbin/iptables', '--version'], 1, 'iptables v1.8.9', 'error')])
-    assert ipt.IptablesUnit(Host(runner, find), 'ipv4').capabilities()['random_fully'] is False
+    assert ipt.IptablesUnit(Host(runner, find), 'ipv4').supports_random_fully() is False

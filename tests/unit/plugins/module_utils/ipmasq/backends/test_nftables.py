@@ -167,7 +167,7 @@ def test_render_ipv4_to_ports_without_random_fully():
 
 def test_capabilities():
     unit = N.NftablesUnit(None, ['ipv4'])
-    assert unit.capabilities() == {'random_fully': True, 'port_ranges': 1}
+    assert unit.supports_random_fully() is True and unit.max_port_ranges == 1
 
 
 # --- parse and plan ------------------------------------------------------------------------------------------------------
