@@ -18,11 +18,15 @@ description:
     upstream kubernetes-sigs/ip-masq-agent v2.12 writes them, or the nftables table C(inet ip-masq-agent).
   - Reads the nat table once (C(iptables-save -t nat)) and writes at most once (C(iptables-restore --noflush -w)),
     only when the parsed rules differ. Other chains (kube-proxy's, Docker's, a user's) are never touched.
-  - Exactly one jump is left in C(POSTROUTING); jumps written by older upstream versions (other comment quoting) are
-    adopted and replaced in the same transaction, so there is no gap in masquerading.
-  - The non-masquerade CIDRs come either from O(non_masquerade_cidrs) or from the agent's config file
-    (O(config_path)), read the way the C(ip-masq-agent) host program reads it.
-  - Runs on one host are serialised with the host program's lock file, so a timer-driven sync never interleaves.
+  - Exactly one jump of the agent's is left in C(POSTROUTING), the earliest in its place; jumps written by older
+    upstream versions (other comment quoting) are adopted and replaced in the same transaction, so there is no gap in
+    masquerading. A jump to the chain that the agent did not write is left in place, with a warning.
+  - A chain that holds rules the agent did not write (kube-proxy's, Docker's, a user's) is never taken over or
+    deleted; the task fails naming the chain and one such rule, and nothing is written.
+  - The config comes from the options, from O(config) (a mapping of upstream's keys) or from the agent's config file
+    (O(config_path)), read the way the C(ip-masq-agent) host program reads it; options override the keys of either.
+  - The same engine as the host program: runs on one host are serialised with its lock file, and a chain rename or a
+    backend switch is one transition, whichever of the two runs next.
 author:
   - ipmasq.agent contributors (@ipmasq)
 options:

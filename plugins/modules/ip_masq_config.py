@@ -57,13 +57,7 @@ extends_documentation_fragment:
   - ipmasq.agent.agent.config
   - ansible.builtin.files
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
+  - ipmasq.agent.attributes
 notes:
   - Needs PyYAML and netaddr on the target (Debian C(python3-yaml), C(python3-netaddr)).
   - O(mode) defaults to C(0644) for a new file. Only the keys given are written, so upstream's defaults (and the host

@@ -60,13 +60,7 @@ requirements:
   - kubernetes (the official Kubernetes Python client)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
+  - ipmasq.agent.attributes
 seealso:
   - module: ipmasq.agent.ip_masq_chain
 '''

@@ -75,7 +75,9 @@ def test_absent_leaves_every_other_chain_byte_identical(ns):
 def test_adopts_upstream_old_jump(ns):
     old = ('-A POSTROUTING -m comment --comment "\\"ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL '
            'destination traffic to our custom IP-MASQ-AGENT chain\\"" -m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT')
-    ns.restore('*nat\n:IP-MASQ-AGENT - [0:0]\n%s\n-A IP-MASQ-AGENT -j MASQUERADE\nCOMMIT\n' % old)
+    masq = ('-A IP-MASQ-AGENT -m comment --comment "\\"ip-masq-agent: outbound traffic is subject to MASQUERADE (must be '
+            'last in chain)\\"" -j MASQUERADE')
+    ns.restore('*nat\n:IP-MASQ-AGENT - [0:0]\n%s\n%s\nCOMMIT\n' % (old, masq))
     r = play(ns, [chain(non_masquerade_cidrs=['10.0.0.0/8'])])[0]
     assert r['changed'] and any('replace POSTROUTING jump' in a for a in r['actions']['ipv4'])
     jumps = [l for l in ns.save(counters=False).splitlines() if l.startswith('-A POSTROUTING')]

@@ -33,9 +33,9 @@ class Netns(object):
         env['PATH'] = self.bindir + os.pathsep + env.get('PATH', '')
         return env
 
-    def run(self, argv, check=True, input=None, env=None):
+    def run(self, argv, check=True, input=None, env=None, timeout=None):
         proc = subprocess.run(['ip', 'netns', 'exec', self.name] + list(argv), input=input, capture_output=True,
-                              text=True, env=env or self.env, check=False)
+                              text=True, env=env or self.env, check=False, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError('%s failed rc=%d\nstdout: %s\nstderr: %s'
                                  % (argv, proc.returncode, proc.stdout, proc.stderr))

@@ -11,7 +11,7 @@ SCENARIOS = sorted(d for d in os.listdir(os.path.join(ROOT, 'molecule'))
 
 
 def test_all_scenarios_are_collected():
-    assert {'default', 'config_change', 'self_heal', 'removal', 'fleet', 'transition'} <= set(SCENARIOS)
+    assert {'default', 'config_change', 'self_heal', 'removal', 'fleet', 'transition', 'stuck'} <= set(SCENARIOS)
 
 
 @pytest.mark.parametrize('scenario', SCENARIOS)

@@ -24,6 +24,7 @@ def read_bytes(path, missing_ok=True):
     """The file's bytes; None when it is missing and ``missing_ok``. Only a regular file is read (a FIFO would
     block, a device never end), and never more than MAX_CONFIG_BYTES."""
     try:
+        _regular(path, os.stat(path))  # a socket cannot even be opened: say what it is
         fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_NOCTTY', 0))
     except OSError as e:
         if e.errno == errno.ENOENT and missing_ok:
@@ -31,9 +32,7 @@ def read_bytes(path, missing_ok=True):
         raise ConfigError('config', path, 'cannot read %s: %s' % (show(path), e.strerror or e))
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = 'a directory' if stat.S_ISDIR(st.st_mode) else 'not a regular file'
-            raise ConfigError('config', path, 'path %s is %s; give the config file itself' % (show(path), kind))
+        _regular(path, st)  # again on what was opened: the path may have been replaced meanwhile
         if st.st_size > MAX_CONFIG_BYTES:
             raise ConfigError('config', path, 'file is larger than %d bytes' % MAX_CONFIG_BYTES)
         chunks = []
@@ -50,6 +49,12 @@ def read_bytes(path, missing_ok=True):
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError('config', path, 'file is larger than %d bytes' % MAX_CONFIG_BYTES)
     return data
+
+
+def _regular(path, st):
+    if not stat.S_ISREG(st.st_mode):
+        kind = 'a directory' if stat.S_ISDIR(st.st_mode) else 'not a regular file'
+        raise ConfigError('config', path, 'path %s is %s; give the config file itself' % (show(path), kind))
 
 
 def to_mapping(text):

@@ -13,13 +13,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import hashlib
 import json
 
 from . import intent
 from .backends.iptables import IptablesUnit
 from .backends.nftables import NftablesUnit
-from .errors import ConfigError, HostError
+from .errors import ConfigError, HostError, NotOursError
 from .host import (HostLock, choose_backend, primary_subnets, read_record, record_path, subnet_warnings,
                    write_record, clear_record)
 
@@ -96,6 +97,19 @@ def _leftovers(host, settings, backend, record):
     return plans
 
 
+@contextlib.contextmanager
+def _guarded(settings):
+    """Never take what is not ours: a chain holding rules the agent did not write is refused, naming the chain option
+    as the user spelt it and one such rule; nothing is written (exit 2, a failed task)."""
+    try:
+        yield
+    except NotOursError as e:
+        raise ConfigError(settings.label('chain'), e.chain,
+                          '%s: chain %s holds a rule the agent did not write (%s); refusing to %s it. If it is another '
+                          "program's chain (kube-proxy's, Docker's, a user's), name another chain; if it is the agent's, "
+                          'remove that rule first' % (e.family, e.chain, e.rule, e.doing))
+
+
 def run(host, load, mode=SYNC, lock_file=None):
     """Sync (or, with CHECK / STATUS, only plan) the rules. ``load()`` returns the validated Settings; it is called
     under the lock. Raises ConfigError (nothing touched) or HostError (``error.result`` says what was applied)."""
@@ -114,9 +128,13 @@ def run(host, load, mode=SYNC, lock_file=None):
         if mode == SYNC:
             result.warnings.extend(subnet_warnings(settings, primary_subnets(host)))
         stale = [record['chain']] if record and record['backend'] == 'iptables' else []
-        for unit in unit_list:
-            result.plans.append(unit.plan(unit.read(), [intents[f] for f in unit.families], settings.chain, stale))
-        result.plans.extend(_leftovers(host, settings, backend, record))
+        with _guarded(settings):
+            for unit in unit_list:
+                result.plans.append(unit.plan(unit.read(), [intents[f] for f in unit.families], settings.chain, stale,
+                                              owned=stale))
+            result.plans.extend(_leftovers(host, settings, backend, record))
+        for plan in result.plans:
+            result.warnings.extend(plan.warnings)
         result.rules = dict((f, len(i.rules)) for f, i in intents.items())
         if mode == SYNC:
             _apply(result)
@@ -150,7 +168,8 @@ def remove(host, load, check_mode=False, lock_file=None):
         for family in families:
             unit = IptablesUnit(host, family)
             if host.has(unit.save_command):
-                result.plans.append(unit.plan_removal(unit.read(), chains))
+                with _guarded(settings):
+                    result.plans.append(unit.plan_removal(unit.read(), chains))
         if host.has('nft'):
             unit = NftablesUnit(host, families)
             result.plans.append(unit.plan_removal(unit.read()))

@@ -28,6 +28,18 @@ class ConfigError(ValueError):
         super(ConfigError, self).__init__('%s: %s' % (key, reason) if key else reason)
 
 
+class NotOursError(Exception):
+    """A chain the agent did not write (or one it did, holding rules it did not write) would be taken over or deleted.
+    The engine turns it into a ConfigError naming the chain option as the user spelt it: nothing is written."""
+
+    def __init__(self, chain, family, rule, doing):
+        super(NotOursError, self).__init__(chain)
+        self.chain = chain
+        self.family = family
+        self.rule = rule
+        self.doing = doing
+
+
 class HostError(Exception):
     """A failed command or host operation, with what fail_json wants (msg, cmd, rc, stdout, stderr)."""
 

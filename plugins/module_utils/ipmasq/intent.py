@@ -24,6 +24,8 @@ MASQ_LISTED_COMMENT = 'ip-masq-agent: outbound traffic to listed CIDRs is subjec
 SNAT_COMMENT = 'ip-masq-agent: outbound traffic is subject to SNAT (must be last in chain)'
 SNAT_LISTED_COMMENT = 'ip-masq-agent: outbound traffic to listed CIDRs is subject to SNAT'
 TO_PORTS_PROTOCOLS = ('tcp', 'udp', 'sctp')
+# The comments of the agent's rules: a chain holding only rules with these is the agent's.
+COMMENTS = frozenset((NON_MASQ_COMMENT, MASQ_COMMENT, MASQ_LISTED_COMMENT, SNAT_COMMENT, SNAT_LISTED_COMMENT))
 
 
 # One rule of the agent's chain. verdict: return | masquerade | snat; the rest narrows or parameterises it.

@@ -20,6 +20,7 @@ class Plan(object):
         self.actions = []
         self.before = []
         self.after = []
+        self.warnings = []
 
     @property
     def changed(self):
@@ -48,7 +49,8 @@ class Unit(object):
     def read(self):
         raise NotImplementedError
 
-    def plan(self, live, intents, chain, stale_chains=()):
+    def plan(self, live, intents, chain, stale_chains=(), owned=()):
+        """``owned``: chains the record says the agent wrote (their foreign rules are drift, not another program's)."""
         raise NotImplementedError
 
     def plan_removal(self, live, chains):

@@ -11,12 +11,14 @@ __metaclass__ = type
 
 import re
 
-from ..errors import HostError
+from ..errors import HostError, NotOursError
+from ..intent import COMMENTS
 from .base import Plan, Unit
 from .iptables_save import canonical, parse_save, quote, rule_line, save_text
 
 JUMP_COMMENT_FMT = ('ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom %s '
                     'chain')
+_JUMP_COMMENT = re.compile(re.escape(JUMP_COMMENT_FMT).replace('%s', r'(\S+)'))
 COMMANDS = {
     'ipv4': ('iptables', 'iptables-save', 'iptables-restore'),
     'ipv6': ('ip6tables', 'ip6tables-save', 'ip6tables-restore'),
@@ -54,6 +56,26 @@ def version_supports_random_fully(text):
     """``--random-fully`` needs iptables >= 1.6.2 (upstream's HasRandomFully)."""
     m = re.search(r'v(\d+)\.(\d+)\.(\d+)', text)
     return bool(m) and tuple(int(x) for x in m.groups()) >= (1, 6, 2)
+
+
+def comment_of(entry):
+    """A rule's comment as the agent compares it: the quoting older upstream versions wrote (\\"...\\") taken off."""
+    for name, opts in entry.parsed['modules']:
+        if name == 'comment':
+            for _neg, opt, vals in opts:
+                if opt == '--comment' and vals:
+                    return vals[0].strip('"\'')
+    return None
+
+
+def is_ours(entry, chain):
+    """Written by the agent (any version, any quoting): a rule of its chain with one of its comments, or a POSTROUTING
+    jump to the chain with the jump comment naming it."""
+    comment = comment_of(entry)
+    if entry.chain == 'POSTROUTING':
+        m = _JUMP_COMMENT.fullmatch(comment or '')
+        return bool(m) and m.group(1) == chain
+    return comment in COMMENTS
 
 
 def _payload(lines):
@@ -103,10 +125,23 @@ class IptablesUnit(Unit):
         lines = [':%s - [0:0]' % chain] + [rule_line('-A', chain, rule_tokens(r)) for r in intents[0].rules]
         return _payload(lines)
 
-    def plan(self, live, intents, chain, stale_chains=()):
+    def _guard(self, live, chain, doing, owned=False):
+        """Refuse to rewrite a chain the agent did not write, or to delete one that holds rules it did not write."""
+        if not owned or doing == 'delete':
+            foreign = [e for e in live.rules(chain) if not is_ours(e, chain)]
+            if foreign:
+                raise NotOursError(chain, self.family, foreign[0].line, doing)
+
+    def foreign_jumps(self, live, chain):
+        return [e for e in live.jumps(chain) if not is_ours(e, chain)]
+
+    def plan(self, live, intents, chain, stale_chains=(), owned=()):
         intent = intents[0]
         wanted = [rule_tokens(r) for r in intent.rules]
         stale = [c for c in stale_chains if c != chain and (live.has_chain(c) or live.jumps(c))]
+        self._guard(live, chain, 'rewrite', chain in owned)
+        for old in stale:
+            self._guard(live, old, 'delete')
         plan = Plan(self, chain)
         plan.before = self._lines(live, [chain] + stale)
         plan.after = [':%s - [0:0]' % chain, save_text('POSTROUTING', jump_tokens(chain))]
@@ -137,8 +172,11 @@ class IptablesUnit(Unit):
         """Exactly one jump, where it belongs: the earliest of the agent's jumps is kept in place (or position 1 with
         ``first``); duplicates, old-style jumps and the jumps of a renamed chain go in the same transaction."""
         postrouting = live.rules('POSTROUTING')
-        ours = [e for e in postrouting if e.target == chain]
-        old = [e for e in postrouting if e.target in stale]
+        for e in self.foreign_jumps(live, chain):
+            plan.warnings.append('%s: a POSTROUTING jump to %s that the agent did not write is left in place: %s'
+                                 % (self.family, chain, e.line))
+        ours = [e for e in postrouting if e.target == chain and is_ours(e, chain)]
+        old = [e for e in postrouting if e.target in stale and is_ours(e, e.target)]
         want = canonical(jump_tokens(chain))
         if len(ours) == 1 and not old and canonical(ours[0].parsed) == want and (not first or postrouting[0] is ours[0]):
             return []
@@ -163,16 +201,16 @@ class IptablesUnit(Unit):
     def _lines(self, live, chains):
         """The agent's lines in iptables-save order: chain declarations, POSTROUTING jumps, the chains' rules."""
         lines = [':%s - [0:0]' % c for c in chains if live.has_chain(c)]
-        lines += [e.line for e in live.rules('POSTROUTING') if e.target in chains]
+        lines += [e.line for e in live.rules('POSTROUTING') if e.target in chains and is_ours(e, e.target)]
         for c in chains:
             lines += [e.line for e in live.rules(c)]
         return lines
 
     def _remove_lines(self, live, chain, plan, jumps=True):
-        users = [e for e in live.entries if e.target in (chain, 'goto:' + chain) and e.chain != 'POSTROUTING']
-        if users:
-            raise HostError('%s: chain %s is still referenced by rules outside POSTROUTING (%s); remove them first'
-                            % (self.family, chain, '; '.join(e.line for e in users[:3])))
+        users = [e for e in live.entries if e.target in (chain, 'goto:' + chain) and not is_ours(e, chain)]
+        if users and live.has_chain(chain):
+            raise NotOursError(chain, self.family, users[0].line, 'delete (it is still used by a rule the agent did not '
+                                                                  'write)')
         lines = []
         if jumps:
             for e in live.jumps(chain):
@@ -188,6 +226,7 @@ class IptablesUnit(Unit):
         plan.before = self._lines(live, list(chains))
         lines = []
         for chain in chains:
+            self._guard(live, chain, 'delete')
             lines += self._remove_lines(live, chain, plan)
         plan.payload = _payload(lines)
         return plan

@@ -251,7 +251,7 @@ class NftablesUnit(Unit):
     def render(self, intents, chain):
         return render(intents)
 
-    def plan(self, live, intents, chain, stale_chains=()):
+    def plan(self, live, intents, chain, stale_chains=(), owned=()):
         want, texts = wanted_state(intents)
         plan = Plan(self, '%s %s' % (FAMILY, TABLE))
         plan.before = live.lines(texts) if live is not None else []

@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq import intent
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.backends import iptables as ipt
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.backends.iptables_save import parse_save
-from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.errors import HostError
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.errors import HostError, NotOursError
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.host import Host
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.spec import Settings
 
@@ -224,7 +224,7 @@ def test_probability_and_to_ports_compare_equal_after_save_rewrites():
 
 def test_same_rules_printed_differently_are_in_sync():
     # another iptables version may print the matches in the order they were written
-    assert not plan(table(rules=[line for line in WRITTEN_RULES])).changed
+    assert not plan(table(rules=list(WRITTEN_RULES))).changed
 
 
 def test_snat_and_explicit_list_in_sync():
@@ -271,10 +271,10 @@ def test_plan_removal_when_already_gone_is_no_change():
 
 def test_removal_refuses_when_other_rules_use_the_chain():
     live = parse_save(table(extra=['-A KUBE-POSTROUTING -j IP-MASQ-AGENT']))
-    with pytest.raises(HostError) as e:
+    with pytest.raises(NotOursError) as e:
         ipt.IptablesUnit(None, 'ipv4').plan_removal(live, ['IP-MASQ-AGENT'])
-    assert e.value.msg == ('ipv4: chain IP-MASQ-AGENT is still referenced by rules outside POSTROUTING '
-                           '(-A KUBE-POSTROUTING -j IP-MASQ-AGENT); remove them first')
+    assert (e.value.chain, e.value.family, e.value.rule) == ('IP-MASQ-AGENT', 'ipv4', '-A KUBE-POSTROUTING -j IP-MASQ-AGENT')
+    assert e.value.doing == 'delete (it is still used by a rule the agent did not write)'
 
 
 # --- the host side ---------------------------------------------------------------------------------------------------
@@ -338,3 +338,40 @@ def test_version_probe_before_random_fully(scripted, find):
 def test_failed_version_probe_means_no_random_fully(scripted, find):
     runner = scripted([(['/usr/sbin/iptables', '--version'], 1, 'iptables v1.8.9', 'error')])
     assert ipt.IptablesUnit(Host(runner, find), 'ipv4').supports_random_fully() is False
+
+
+# --- never take what is not ours ---------------------------------------------------------------------------------------
+
+OURS = [
+    '-A IP-MASQ-AGENT -d 10.0.0.0/8 -m comment --comment "ip-masq-agent: local traffic is not subject to MASQUERADE" -j RETURN',
+    '-A IP-MASQ-AGENT -m comment --comment "\\"ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)\\"" '
+    '-j MASQUERADE',
+    '-A IP-MASQ-AGENT -m comment --comment "ip-masq-agent: outbound traffic is subject to SNAT (must be last in chain)" '
+    '-j SNAT --to-source 192.0.2.1',
+    '-A POSTROUTING -m comment --comment "\\"ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our '
+    'custom IP-MASQ-AGENT chain\\"" -m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT',
+]
+NOT_OURS = [
+    '-A IP-MASQ-AGENT -j MASQUERADE',
+    '-A IP-MASQ-AGENT -m comment --comment "kubernetes postrouting rules" -j RETURN',
+    '-A IP-MASQ-AGENT -m comment --comment "ip-masq-agent: local traffic" -j RETURN',
+    '-A POSTROUTING -j IP-MASQ-AGENT',
+    '-A POSTROUTING -m comment --comment "ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our '
+    'custom OTHER chain" -j IP-MASQ-AGENT',
+]
+
+
+@pytest.mark.parametrize('line,ours', [(line, True) for line in OURS] + [(line, False) for line in NOT_OURS])
+def test_is_ours_by_comment_in_every_quoting(line, ours):
+    entry = parse_save('*nat\n%s\nCOMMIT\n' % line).entries[0]
+    assert ipt.is_ours(entry, 'IP-MASQ-AGENT') is ours
+
+
+def test_a_chain_with_a_rule_we_did_not_write_is_refused_unless_the_record_says_it_is_ours():
+    live = parse_save(table(rules=SAVED_RULES + ['-A IP-MASQ-AGENT -d 192.0.2.1/32 -j ACCEPT']))
+    intents = [intent.build(Settings(), 'ipv4')]
+    with pytest.raises(NotOursError) as e:
+        ipt.IptablesUnit(None, 'ipv4').plan(live, intents, 'IP-MASQ-AGENT')
+    assert (e.value.rule, e.value.doing) == ('-A IP-MASQ-AGENT -d 192.0.2.1/32 -j ACCEPT', 'rewrite')
+    p = ipt.IptablesUnit(None, 'ipv4').plan(live, intents, 'IP-MASQ-AGENT', owned=['IP-MASQ-AGENT'])
+    assert p.changed and '192.0.2.1' not in p.payload
