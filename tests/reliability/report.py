@@ -20,7 +20,8 @@ def main():
         with open(path) as f:
             for line in f:
                 r = json.loads(line)
-                rows[r['id']] = r
+                if 'test_report_current.py' not in r['id']:  # the check of this report is not a case of it
+                    rows[r['id']] = r
     if not rows:
         sys.exit('no recorded cases: run `make test-datapath test-reliability` first')
     groups = collections.OrderedDict()
