@@ -25,7 +25,7 @@ description:
     deleted; the task fails naming the chain and one such rule, and nothing is written.
   - The config comes from the options, from O(config) (a mapping of upstream's keys) or from the agent's config file
     (O(config_path)), read the way the C(ip-masq-agent) host program reads it; options override the keys of either.
-  - The same engine as the host program: runs on one host are serialised with its lock file, and a chain rename or a
+  - It runs the same engine as the host program. Runs on one host are serialised with its lock file, and a chain rename or a
     backend switch is one transition, whichever of the two runs next.
 author:
   - ipmasq.agent contributors (@ipmasq)

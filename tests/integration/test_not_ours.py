@@ -76,11 +76,11 @@ def test_removal_and_rename_never_delete_a_chain_with_rules_we_did_not_write(ns,
     r = ns.agent('sync', '--config', cfg, '--masq-chain', 'NEW-CHAIN')  # a rename: the record says IP-MASQ-AGENT
     assert r.returncode == 2 and 'chain IP-MASQ-AGENT holds a rule the agent did not write' in r.stderr, r.stderr
     assert 'refusing to delete it' in r.stderr and ns.save() == before
+    collections = os.path.join(os.path.dirname(AGENT), '..', '.cache', 'collections')
     code = ('import sys; sys.path.insert(0, %r)\n'
             'from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq import cli, engine, host, spec, errors\n'
             'try:\n    engine.remove(host.Host(cli.subprocess_runner, cli.which), spec.Settings, lock_file=%r)\n'
-            'except errors.ConfigError as e:\n    print(e)\n') % (os.path.join(os.path.dirname(AGENT), '..', '.cache',
-                                                                 'collections'), ns.lock)
+            'except errors.ConfigError as e:\n    print(e)\n') % (collections, ns.lock)
     out = ns.run([sys.executable, '-c', code]).stdout
     assert 'chain IP-MASQ-AGENT holds a rule the agent did not write (-A IP-MASQ-AGENT -d 192.0.2.1/32 -j ACCEPT)' in out
     assert ns.save() == before
