@@ -194,7 +194,7 @@ def main():
         else:
             result = engine.run(host, load, engine.CHECK if module.check_mode else engine.SYNC, p['lock_file'])
     except (ConfigError, HostError) as e:
-        glue.fail(module, e, **(glue.report(module, e.result) if getattr(e, 'result', None) else {}))
+        glue.fail(module, e, **(glue.report(module, e.result, failed=True) if getattr(e, 'result', None) else {}))
     out = glue.report(module, result)
     out.update(extra, changed=out['changed'] or extra['args_file_changed'])
     if result.settings.aggregate:

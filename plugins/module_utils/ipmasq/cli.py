@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 from . import configfile, engine, libs
-from .errors import ConfigError, HostError
+from .errors import ConfigError, HostError, show
 from .host import Host
 from .metrics import write_metrics
 from .spec import DEFAULT_CONFIG_PATH, RUNTIME_FIELDS, Settings
@@ -92,10 +92,18 @@ def which(name):
     return path
 
 
+# No command may run longer than this: iptables-restore waits --wait for the xtables lock, then has work to do.
+COMMAND_TIMEOUT = 300
+
+
 def subprocess_runner(argv, data=None):
+    """Bytes that are not UTF-8 (a foreign rule's comment, an interface name) pass through as surrogates."""
     env = dict(os.environ, LC_ALL='C')
-    proc = subprocess.run(argv, input=data, capture_output=True, encoding='utf-8', errors='surrogateescape',
-                          env=env, check=False)
+    try:
+        proc = subprocess.run(argv, input=data, capture_output=True, encoding='utf-8', errors='surrogateescape',
+                              env=env, check=False, timeout=COMMAND_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise HostError('%s did not finish within %d s; it was killed' % (argv[0], COMMAND_TIMEOUT), cmd=argv)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -166,6 +174,10 @@ def main(argv=None, runner=subprocess_runner, find=which, out=None, err=None):
         return EXIT_USAGE
     except HostError as e:
         err.write('ip-masq-agent: %s\n' % e.msg)
+        _metrics(args, err, 'failure')
+        return EXIT_FAILED
+    except Exception as e:  # a bug must not pass for a good sync: say so, count it as a failure, exit 1
+        err.write('ip-masq-agent: internal error: %s: %s\n' % (type(e).__name__, show(str(e), 400)))
         _metrics(args, err, 'failure')
         return EXIT_FAILED
     for w in result.warnings:

@@ -18,6 +18,9 @@ from .spec import FILE_FIELDS, Settings, apply_mapping
 
 # Refuse config files larger than this before parsing them (a config of 10,000 CIDRs is about 200 KiB).
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
+# A document that expands (through YAML aliases) to more values than this, or nests deeper, is refused.
+MAX_VALUES = 4 * 1024 * 1024
+MAX_DEPTH = 64
 
 
 def read_bytes(path, missing_ok=True):
@@ -76,7 +79,29 @@ def to_mapping(text):
         data = _yaml(text)
     except RecursionError:
         raise ConfigError('config', text[:40], 'not valid JSON: nested too deeply')
+    _bounded(data)
     return {} if data is None else data
+
+
+def _bounded(data):
+    """Refuse a document that expands to more values than any real config has: YAML aliases let 400 bytes stand for
+    billions of values (an alias bomb), which every later step would walk. Counted once per distinct node."""
+    sizes = {}
+
+    def size(node, depth):
+        if depth > MAX_DEPTH:
+            raise ConfigError('config', '(nested)', 'nested more than %d levels deep' % MAX_DEPTH)
+        if not isinstance(node, (list, dict)):
+            return 1
+        if id(node) not in sizes:
+            sizes[id(node)] = 0  # a recursive alias counts as one value more
+            children = node.values() if isinstance(node, dict) else node
+            sizes[id(node)] = 1 + sum(size(child, depth + 1) for child in children)
+        if sizes[id(node)] > MAX_VALUES:
+            raise ConfigError('config', '(expanded)', 'expands to more than %d values (YAML aliases?); a config '
+                                                      'with that many values is not one the agent can use' % MAX_VALUES)
+        return sizes[id(node)]
+    size(data, 0)
 
 
 def _yaml(text):
@@ -90,13 +115,14 @@ def _yaml(text):
         raise ConfigError('config', text[:40], 'not valid YAML: nested too deeply')
 
 
-def load(path=None, data=None, settings=None, strict=False):
-    """Settings with the file knobs from the file at ``path`` (a missing file means the defaults) or from a mapping."""
+def load(path=None, data=None, settings=None, strict=False, overrides=None):
+    """Settings with the file knobs from the file at ``path`` (a missing file means the defaults) or from a mapping;
+    ``overrides`` ({field name: (value, label)}) replace the mapping's keys."""
     settings = settings or Settings()
     if data is None and path is not None:
         raw = read_bytes(path)
         data = to_mapping(raw) if raw is not None else {}
-    return apply_mapping(settings, data, strict=strict)
+    return apply_mapping(settings, data, strict=strict, overrides=overrides)
 
 
 def dump(mapping, fmt='yaml'):

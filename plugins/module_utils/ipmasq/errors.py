@@ -7,14 +7,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import reprlib
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple, _REPR.maxstring, _REPR.maxother = 2, 4, 4, 4, 160, 80
+
 
 def show(value, limit=80):
-    """A value for an error message, never longer than ``limit`` (values can be huge: never format them whole)."""
-    if isinstance(value, (list, tuple, dict)) and len(value) > 8:
-        value = '<%s of %d items>' % (type(value).__name__, len(value))
-    elif isinstance(value, (str, bytes)) and len(value) > limit * 4:
-        value = value[:limit * 4]
-    text = repr(value)
+    """A value for an error message, never longer than ``limit``: values can be huge or deeply nested (a YAML alias
+    bomb), so they are never formatted whole (reprlib stops at a few items and two levels)."""
+    text = _REPR.repr(value)
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
 

@@ -12,7 +12,7 @@ __metaclass__ = type
 from ansible.module_utils.basic import missing_required_lib
 
 from . import configfile, libs
-from .errors import ConfigError, HostError
+from .errors import ConfigError, HostError, show
 from .host import Host
 from .spec import FIELDS, FILE, RUNTIME, Settings
 
@@ -50,11 +50,9 @@ def settings(params, scopes=(FILE, RUNTIME), config=None, config_path=None, stri
     for f in FIELDS:
         if f.scope == RUNTIME and f.name in params and params[f.name] is not None:
             s.set(f.name, params[f.name], f.name)
-    if config is not None or config_path:
-        configfile.load(path=config_path, data=config, settings=s, strict=strict)
-    for f in FIELDS:
-        if f.scope == FILE and FILE in scopes and params.get(f.name) is not None:
-            s.set(f.name, params[f.name], f.name)
+    overrides = dict((f.name, (params[f.name], f.name)) for f in FIELDS
+                     if f.scope == FILE and FILE in scopes and params.get(f.name) is not None)
+    configfile.load(path=config_path, data=config, settings=s, strict=strict, overrides=overrides)
     return s.validate()
 
 
@@ -73,15 +71,18 @@ def host(module, wait):
 def fail(module, error, **result):
     """fail_json for the engine's two errors; nothing was changed by a ConfigError."""
     if isinstance(error, ConfigError):
-        module.fail_json(msg=str(error), option=error.key, value=str(error.value)[:200], **result)
+        value = error.value if isinstance(error.value, str) else show(error.value, 200)
+        module.fail_json(msg=str(error), option=error.key, value=value[:200], **result)
     module.fail_json(msg=error.msg, cmd=error.cmd, rc=error.rc, stdout=error.stdout, stderr=error.stderr, **result)
 
 
-def report(module, result):
-    """exit_json's fields for an engine Result: changed, backend, actions and rules per scope, diff."""
-    out = {'changed': result.changed, 'backend': result.backend, 'actions': {}, 'rules': {}}
+def report(module, result, failed=False):
+    """exit_json's fields for an engine Result: changed, backend, actions and rules per scope, diff. After a failed
+    apply (``failed``), only what was applied: one family written, the next refused, is a change."""
+    plans = result.applied if failed else result.plans
+    out = {'changed': any(p.changed for p in plans), 'backend': result.backend, 'actions': {}, 'rules': {}}
     diffs = []
-    for plan in result.plans:
+    for plan in plans:
         if plan.removal and not plan.changed:
             continue
         key = plan.scope if not plan.removal or plan.scope not in out['actions'] else plan.scope + ' (leftover)'

@@ -7,7 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
+import os
 import re
+import stat
 import time
 
 from .host import write_atomic
@@ -16,21 +19,42 @@ RESULTS = ('success', 'failure', 'config_error')
 _INFO = re.compile(r'ip_masq_agent_config_info\{sha256="([0-9a-f]+)"\}')
 
 
+MAX_BYTES = 1 << 20
+
+
 def read_metrics(path):
+    """The values of the last file; nothing from anything but a regular file, and never more than 1 MiB."""
     values = {}
     try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith('#') or not line.strip():
-                    continue
-                name, _sep, value = line.rstrip('\n').rpartition(' ')
-                values[name] = value
-    except (IOError, OSError, UnicodeDecodeError):
-        pass
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return values
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return values
+        text = os.read(fd, MAX_BYTES).decode('utf-8', 'replace')
+    finally:
+        os.close(fd)
+    for line in text.splitlines():
+        if line.startswith('#') or not line.strip():
+            continue
+        name, _sep, value = line.rpartition(' ')
+        values[name] = value
     return values
 
 
+def _check_target(path):
+    """The file is replaced by rename, never written through: but a FIFO, device or directory there is not ours."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        raise OSError(errno.EINVAL, '%s is not a regular file; not replacing it' % path)
+
+
 def _counter(old, name):
+    """A counter read back; anything that is not a whole number (inf, nan, garbage) restarts it at 0."""
     try:
         return int(float(old.get(name, '0')))
     except (ValueError, OverflowError):
@@ -39,6 +63,7 @@ def _counter(old, name):
 
 def write_metrics(path, result, backend='', rules=None, config_digest=None, changed=False, now=None):
     """Update the file atomically. ``result``: 'success' | 'failure' | 'config_error'; ``rules``: {family: count}."""
+    _check_target(path)
     old = read_metrics(path)
     last_digest = next((m.group(1) for m in (_INFO.fullmatch(n) for n in old) if m), None)
     totals = dict((r, _counter(old, 'ip_masq_agent_syncs_total{result="%s"}' % r)) for r in RESULTS)

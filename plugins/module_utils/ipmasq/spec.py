@@ -215,6 +215,9 @@ class Settings(object):
     def set(self, name, value, label=None):
         field = BY_NAME[name]
         label = label or field.key or field.name
+        if name == 'non_masquerade_cidrs' and isinstance(value, list) and len(value) > self.cidr_limit:
+            self.given[name] = label
+            self._refuse_over_limit(len(value))  # before parsing a single item of a list that is refused anyway
         setattr(self, name, CHECKS[field.kind](field, value, label))
         self.given[name] = label
 
@@ -269,13 +272,16 @@ class Settings(object):
     def aggregation_saved(self):
         return sum(len(self.cidrs(f)) - len(self.effective_cidrs(f)) for f in self.families)
 
+    def _refuse_over_limit(self, count):
+        raise ConfigError(self.label('non_masquerade_cidrs'), '%d CIDRs' % count,
+                          'the agent accepts up to %d CIDRs (excluding link-local), but got %d; raise %s if this '
+                          'is intended' % (self.cidr_limit, count, self.label('cidr_limit')))
+
     def validate(self):
         """Upstream's ``validate()`` plus the checks across knobs. Raises ConfigError naming the knob."""
         cidrs = self.cidrs()
         if len(cidrs) > self.cidr_limit:
-            raise ConfigError(self.label('non_masquerade_cidrs'), '%d CIDRs' % len(cidrs),
-                              'the agent accepts up to %d CIDRs (excluding link-local), but got %d; raise %s if this '
-                              'is intended' % (self.cidr_limit, len(cidrs), self.label('cidr_limit')))
+            self._refuse_over_limit(len(cidrs))
         ipv6 = 'ipv6' in self.families
         seen = set()
         for cidr in cidrs:
@@ -337,39 +343,53 @@ def closest_key(key):
     return BY_LOWER_KEY[match[0]].key if match else None
 
 
-def apply_mapping(settings, data, strict=False):
+MAX_WARNINGS = 20
+
+
+def apply_mapping(settings, data, strict=False, overrides=None):
     """Set the file knobs from a parsed config mapping (upstream's keys), as upstream's decoder reads it.
 
     Keys match case-insensitively, as with Go's encoding/json. Two keys for one knob (``nonMasqueradeCIDRs`` and
     ``NonMasqueradeCIDRs``) are an error naming both: upstream silently takes the last, and a network config that drops
     one of two CIDR lists causes outages. ``null`` keeps the default (the CIDR lists read it as empty); unknown keys are
-    warnings naming the closest key, errors with ``strict``.
+    warnings naming the closest key, errors with ``strict``. ``overrides``: {field name: (value, label)} that replace
+    the mapping's keys (module options given beside a config).
+
+    ``cidrLimit`` is applied first, so an over-long list is refused before any of its items is parsed.
     """
+    overrides = overrides or {}
     if data is None:
-        return settings
+        data = {}
     if not isinstance(data, dict):
         raise ConfigError('config', data, 'expected a mapping of keys (%s) at the top level, got %s %s'
                           % (', '.join(BY_KEY), _kind_name(data), show(data)))
     seen = {}
+    unknown = 0
     for raw in data:
         if not isinstance(raw, str):
-            raise ConfigError(str(raw), raw, 'config keys must be strings, got %s %s' % (_kind_name(raw), show(raw)))
+            raise ConfigError(show(raw), raw, 'config keys must be strings, got %s %s' % (_kind_name(raw), show(raw)))
         field = BY_KEY.get(raw) or BY_LOWER_KEY.get(raw.lower())
         if field is None:
-            hint = closest_key(raw)
-            msg = 'unknown key %s%s' % (show(raw), '; did you mean %s?' % show(hint) if hint else
-                                        '; known keys: %s' % ', '.join(BY_KEY))
-            if strict:
-                raise ConfigError(raw, data[raw], msg)
-            if len(settings.warnings) < 20:
-                settings.warnings.append('%s: %s (ignored)' % (raw, msg))
+            unknown += 1
+            if strict or unknown <= MAX_WARNINGS:
+                hint = closest_key(raw)
+                msg = 'unknown key %s%s' % (show(raw), '; did you mean %s?' % show(hint) if hint else
+                                            '; known keys: %s' % ', '.join(BY_KEY))
+                name = raw if len(raw) <= 80 else raw[:77] + '...'
+                if strict:
+                    raise ConfigError(name, data[raw], msg)
+                settings.warnings.append('%s: %s (ignored)' % (name, msg))
             continue
         if field.name in seen:
             raise ConfigError(raw, data[raw], 'the keys %s and %s both set %s; keep one'
                               % (show(seen[field.name]), show(raw), field.key))
         seen[field.name] = raw
-        value = data[raw]
-        if value is None and field.kind != 'cidrs':
-            continue
-        settings.set(field.name, value, raw)
+    if unknown > MAX_WARNINGS:
+        settings.warnings.append('%d more unknown keys (ignored)' % (unknown - MAX_WARNINGS))
+    values = dict((name, (data[raw], raw)) for name, raw in seen.items())
+    values.update(overrides)
+    for name in sorted(values, key=lambda n: n != 'cidr_limit'):
+        value, label = values[name]
+        if value is not None or BY_NAME[name].kind == 'cidrs':
+            settings.set(name, value, label)
     return settings

@@ -166,14 +166,16 @@ def test_restore_failure_reports_command(run_module, tmp_path):
     assert result['failed'] is True and result['rc'] == 1 and result['cmd'] == ['iptables-restore', '--noflush', '-w', '10']
     assert result['stderr'] == 'iptables-restore: line 2 failed'
     assert result['msg'] == 'ipv4: iptables-restore --noflush failed (rc=1); nothing was changed: iptables-restore: line 2 failed'
-    assert result['actions'] == {'ipv4': ['create chain IP-MASQ-AGENT', 'append POSTROUTING jump to IP-MASQ-AGENT']}
+    assert result['actions'] == {} and result['changed'] is False  # nothing was applied
 
 
 def test_partial_failure_reports_what_was_applied(run_module, tmp_path):
     result, _s = run_module(ip_masq_chain.main, args(tmp_path, ip_version='both'),
                             [VERSION] + ROUTES + [(SAVE, 0, '', ''), (SAVE6, 0, '', ''), NO_TABLE, (RESTORE, 0, '', ''),
                                                   (RESTORE6, 4, '', 'locked')])
-    assert result['failed'] is True and result['changed'] is True and set(result['actions']) == {'ipv4', 'ipv6'}
+    """Issue 14 item 8: IPv4 applied and IPv6 refused reported changed: false, actions: {}; now the IPv4 change."""
+    assert result['failed'] is True and result['changed'] is True
+    assert result['actions'] == {'ipv4': ['create chain IP-MASQ-AGENT', 'append POSTROUTING jump to IP-MASQ-AGENT']}
     assert result['cmd'] == ['ip6tables-restore', '--noflush', '-w', '10']
 
 

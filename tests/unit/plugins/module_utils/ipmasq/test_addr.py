@@ -96,4 +96,12 @@ def test_set_helpers():
 
 def test_show_bounds_values():
     assert show('x' * 500) == repr('x' * 76)[:77] + '...' and len(show('x' * 500)) == 80
-    assert show(list(range(9))) == "'<list of 9 items>'" and show(list(range(8))) == '[0, 1, 2, 3, 4, 5, 6, 7]'
+    assert show(list(range(9))) == '[0, 1, 2, 3, ...]' and show([1, 2]) == '[1, 2]'
+
+
+def test_show_is_bounded_for_an_alias_bomb():
+    """Issue 14 item 3: the error message repr()'d a whole YAML alias bomb (2.27 GB, 28 s) before truncating it."""
+    bomb = ['lol'] * 9
+    for _level in range(40):  # 9 ** 40 values if it were ever expanded
+        bomb = [bomb] * 9
+    assert show(bomb) == '[[[...], [...], [...], [...], ...], [[...], [...], [...], [...], ...], [[...]...'
