@@ -238,3 +238,42 @@ def test_a_resync_interval_under_a_millisecond_still_schedules_the_timer():
     for seconds, want in ((1e-9, '1ms'), (0.0005, '1ms'), (1.5, '1500ms'), (60.0, '60000ms')):
         text = template.render(ansible_managed='x', __ip_masq_agent_config={'resync_interval_seconds': seconds})
         assert 'OnUnitActiveSec=%s\n' % want in text
+
+
+def test_a_command_that_never_ends_is_killed(ns_nft, tmp_path):
+    """Item 9: no timeout on iptables/nft calls: an iptables-save that never returns held the run (and the lock)."""
+    stuck = os.path.join(ns_nft.bindir, 'iptables-save')
+    os.unlink(stuck)
+    with open(stuck, 'w') as f:
+        f.write('#!/bin/sh\nexec sleep 1000\n')
+    os.chmod(stuck, 0o755)
+    r = ns_nft.run([sys.executable, AGENT, 'sync', '--config', write(tmp_path, GOOD), '--lock-file', ns_nft.lock,
+                    '--wait', '0'], check=False, timeout=120)
+    assert r.returncode == 1 and 'iptables-save did not finish within 20 s; it was killed' in r.stderr, r.stderr
+
+
+def test_the_config_is_read_once_the_lock_is_held(ns_nft, tmp_path):
+    """Item 9: the config was read before the lock was taken, so a run queued behind another applied content that had
+    been replaced on disk while it waited."""
+    import fcntl
+    import time
+    cfg = write(tmp_path, 'nonMasqueradeCIDRs: [10.0.0.0/8]\n')
+    lock = os.open(ns_nft.lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    waiting = subprocess.Popen(['ip', 'netns', 'exec', ns_nft.name, sys.executable, AGENT, 'sync', '--config', cfg,
+                                '--lock-file', ns_nft.lock, '--wait', '60'], env=ns_nft.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(os.path.realpath(os.path.join('/proc/%d/fd' % waiting.pid, fd)) == ns_nft.lock
+                      for fd in os.listdir('/proc/%d/fd' % waiting.pid)):
+            assert waiting.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        write(tmp_path, 'nonMasqueradeCIDRs: [192.168.0.0/16]\n')
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        os.close(lock)
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    live = ns_nft.save(counters=False)
+    assert '-d 192.168.0.0/16' in live and '-d 10.0.0.0/8' not in live

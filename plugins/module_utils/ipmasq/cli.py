@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import functools
 import os
 import shutil
 import subprocess
@@ -92,18 +93,20 @@ def which(name):
     return path
 
 
-# No command may run longer than this: iptables-restore waits --wait for the xtables lock, then has work to do.
-COMMAND_TIMEOUT = 300
+def command_timeout(wait):
+    """No command may run longer than this: iptables-restore waits --wait for the xtables lock, then has work to do.
+    Less than the service's start timeout (3 x wait + 30 s), so the program reports it before systemd kills it."""
+    return 2 * wait + 20
 
 
-def subprocess_runner(argv, data=None):
+def subprocess_runner(argv, data=None, timeout=None):
     """Bytes that are not UTF-8 (a foreign rule's comment, an interface name) pass through as surrogates."""
     env = dict(os.environ, LC_ALL='C')
     try:
         proc = subprocess.run(argv, input=data, capture_output=True, encoding='utf-8', errors='surrogateescape',
-                              env=env, check=False, timeout=COMMAND_TIMEOUT)
+                              env=env, check=False, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise HostError('%s did not finish within %d s; it was killed' % (argv[0], COMMAND_TIMEOUT), cmd=argv)
+        raise HostError('%s did not finish within %g s; it was killed' % (argv[0], timeout), cmd=argv)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -166,6 +169,8 @@ def main(argv=None, runner=subprocess_runner, find=which, out=None, err=None):
         for name, flag in (('wait', '--wait'), ('lock_file', '--lock-file')):
             if getattr(first, name) is not None:
                 pre.set(name, getattr(first, name), flag)
+        if runner is subprocess_runner:
+            runner = functools.partial(subprocess_runner, timeout=command_timeout(pre.wait))
         result = engine.run(Host(runner, find, wait=pre.wait), load,
                             engine.SYNC if args.command == 'sync' else engine.STATUS, lock_file=pre.lock_file)
     except ConfigError as e:
