@@ -169,3 +169,21 @@ def test_adopts_upstream_daemonset_state_with_old_jump(ns, tmp_path):
     jumps = [l for l in our_lines(live) if l.startswith('-A POSTROUTING')]
     assert len(jumps) == 1 and '\\"' not in jumps[0]
     assert ns.agent('status', '--config', cfg).returncode == 0
+
+
+def test_upstream_parsing_cases_leave_the_live_state_untouched(ns, tmp_path):
+    """Issue 10 (measured against upstream's binary): a JSON file with a trailing comma is an error upstream (ours read
+    it as YAML); a key twice silently dropped one list; a multi-document file applied only the first document; a
+    prefix with a leading zero became an octal /14 in iptables. Each exits 2 here, naming why, with nothing written."""
+    before = ns.save()
+    cases = [('{"nonMasqueradeCIDRs": ["10.0.0.0/8",]}', 'not valid JSON (a file that starts with "{" is JSON'),
+             ('nonMasqueradeCIDRs: [10.0.0.0/8]\nnonMasqueradeCIDRs: [192.168.0.0/16]\n',
+              "the key 'nonMasqueradeCIDRs' is given twice (lines 1 and 2)"),
+             ('{"nonMasqueradeCIDRs": ["10.0.0.0/8"], "NonMasqueradeCIDRs": []}',
+              "the keys 'nonMasqueradeCIDRs' (line 1) and 'NonMasqueradeCIDRs' (line 1) both set nonMasqueradeCIDRs"),
+             ('nonMasqueradeCIDRs: [10.0.0.0/8]\n---\nnonMasqueradeCIDRs: []\n', 'more than one YAML document'),
+             ('nonMasqueradeCIDRs: [192.168.0.0/016]\n', "bad prefix length '016' (digits, no leading zeros)")]
+    for text, message in cases:
+        r = ns.agent('sync', '--config', write(tmp_path, text))
+        assert r.returncode == 2 and message in r.stderr, (text, r.stderr)
+        assert ns.save() == before

@@ -11,10 +11,11 @@ __metaclass__ = type
 import errno
 import json
 import os
+import re
 import stat
 
 from .errors import ConfigError, show
-from .spec import FILE_FIELDS, Settings, apply_mapping
+from .spec import BY_LOWER_KEY, FILE_FIELDS, Settings, apply_mapping
 
 # Refuse config files larger than this before parsing them (a config of 10,000 CIDRs is about 200 KiB).
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
@@ -73,14 +74,48 @@ def to_mapping(text):
             raise ConfigError('config', text[max(0, e.start - 10):e.start + 10], 'file is not UTF-8 text (%s)' % e)
     if text.strip() == '':
         return {}
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = _yaml(text)
-    except RecursionError:
-        raise ConfigError('config', text[:40], 'not valid JSON: nested too deeply')
+    # As upstream's loader (k8s.io/apimachinery yaml.ToJSON): a document whose first non-blank character is "{" goes
+    # to the JSON decoder as it is (so a trailing comma is an error there, as it is upstream); anything else is YAML.
+    data = _json(text) if text.lstrip()[:1] == '{' else _yaml(text)
     _bounded(data)
     return {} if data is None else data
+
+
+def _line(text, pos):
+    return text.count('\n', 0, pos) + 1
+
+
+def _duplicate(key, first, where_first, where_second):
+    """Two keys for one knob: upstream silently takes the last; a config that drops one of two lists causes outages."""
+    if key == first:
+        return 'the key %s is given twice (lines %s and %s); keep one' % (show(key), where_first, where_second)
+    field = BY_LOWER_KEY.get(key.lower()) if isinstance(key, str) else None
+    return 'the keys %s (line %s) and %s (line %s) both set %s; keep one' % (
+        show(first), where_first, show(key), where_second, field.key if field else 'one key')
+
+
+def _json(text):
+    def pairs(items):
+        seen = {}
+        for key, _value in items:
+            fold = key.lower() if isinstance(key, str) else key
+            if fold in seen:
+                spots = [_line(text, m.start()) for m in re.finditer(re.escape(json.dumps(key)) + r'\s*:', text)]
+                firsts = [_line(text, m.start())
+                          for m in re.finditer(re.escape(json.dumps(seen[fold])) + r'\s*:', text)]
+                raise ConfigError(key, _value, _duplicate(key, seen[fold], firsts[0] if firsts else '?',
+                                                          spots[-1] if spots else '?'))
+            seen[fold] = key
+        return dict(items)
+    try:
+        return json.loads(text, object_pairs_hook=pairs)
+    except ConfigError:
+        raise
+    except RecursionError:
+        raise ConfigError('config', text[:40], 'not valid JSON: nested too deeply')
+    except ValueError as e:
+        raise ConfigError('config', text[:40], 'not valid JSON (a file that starts with "{" is JSON, as upstream '
+                                               'reads it): %s' % e)
 
 
 def _bounded(data):
@@ -104,13 +139,36 @@ def _bounded(data):
     size(data, 0)
 
 
-def _yaml(text):
+def _loader():
+    """libyaml's loader when PyYAML has it (same YAML 1.1 rules, ~10x faster on large lists), refusing duplicate keys
+    (exact, or differing only in case) with the lines of both."""
     import yaml  # only YAML files need it (libs.missing() names it to the user first)
+
+    class Loader(getattr(yaml, 'CSafeLoader', yaml.SafeLoader)):
+        def construct_mapping(self, node, deep=False):
+            self.flatten_mapping(node)
+            seen = {}
+            for key_node, _value_node in node.value:
+                key = self.construct_object(key_node, deep=True)
+                fold = key.lower() if isinstance(key, str) else repr(key)
+                if fold in seen:
+                    first, line = seen[fold]
+                    raise ConfigError(key if isinstance(key, str) else show(key), key,
+                                      _duplicate(key, first, line, key_node.start_mark.line + 1))
+                seen[fold] = (key, key_node.start_mark.line + 1)
+            return super(Loader, self).construct_mapping(node, deep)
+    return yaml, Loader
+
+
+def _yaml(text):
+    yaml, loader = _loader()
     try:
-        # libyaml's loader when PyYAML has it (same YAML 1.1 rules, ~10x faster on large lists)
-        return yaml.load(text, Loader=getattr(yaml, 'CSafeLoader', yaml.SafeLoader))
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as e:
-        raise ConfigError('config', text[:40], 'not valid YAML or JSON: %s' % str(e).replace('\n', ' ')[:400])
+        if 'expected a single document' in str(e):
+            raise ConfigError('config', text[:40], 'more than one YAML document (---): upstream applies the first and '
+                                                   'ignores the others; write one document')
+        raise ConfigError('config', text[:40], 'not valid YAML: %s' % str(e).replace('\n', ' ')[:400])
     except RecursionError:
         raise ConfigError('config', text[:40], 'not valid YAML: nested too deeply')
 

@@ -53,17 +53,25 @@ def test_upstream_ipv6_json_example_loads_with_ipv6_enabled():
 
 
 @pytest.mark.parametrize('text, value, message', [
-    ('[1', '[1', 'config: not valid YAML or JSON: while parsing a flow sequence   in "<unicode string>", line 1, column 1 '
+    ('[1', '[1', 'config: not valid YAML: while parsing a flow sequence   in "<unicode string>", line 1, column 1 '
                  'did not find expected \',\' or \']\'   in "<unicode string>", line 2, column 1'),
     # upstream's "invalid yaml file" case
-    ('*', '*', 'config: not valid YAML or JSON: while scanning an alias   in "<unicode string>", line 1, column 1 did not find '
+    ('*', '*', 'config: not valid YAML: while scanning an alias   in "<unicode string>", line 1, column 1 did not find '
                'expected alphabetic or numeric character   in "<unicode string>", line 1, column 2'),
     (b'\xff\xfe\x00garbage', b'\xff\xfe\x00garbage', 'config: file contains NUL bytes; it is not a YAML or JSON text'),
     (b'\xc3\x28\xa0\xa1', b'\xc3\x28\xa0\xa1',
      "config: file is not UTF-8 text ('utf-8' codec can't decode byte 0xc3 in position 0: invalid continuation byte)"),
-    ('[' * 5000 + ']' * 5000, '[' * 40, 'config: not valid JSON: nested too deeply'),
+    ('[' * 5000 + ']' * 5000, '(nested)', 'config: nested more than 64 levels deep'),
+    ('{"a":' * 5000 + '1' + '}' * 5000, '{"a":' * 8, 'config: not valid JSON: nested too deeply'),
+    # issue 10: a file whose first non-blank character is "{" is JSON, as upstream reads it: no YAML leniency
+    ('{"nonMasqueradeCIDRs": ["10.0.0.0/8",]}', '{"nonMasqueradeCIDRs": ["10.0.0.0/8",]}',
+     'config: not valid JSON (a file that starts with "{" is JSON, as upstream reads it): Expecting value: line 1 column 38 '
+     '(char 37)'),
+    ('---\nnonMasqueradeCIDRs: []\n---\ncidrLimit: 3\n', '---\nnonMasqueradeCIDRs: []\n---\ncidrLimit',
+     'config: more than one YAML document (---): upstream applies the first and ignores the others; write one document'),
 ])
 def test_unreadable_texts(text, value, message):
+    """Every unreadable text is one ConfigError naming the config and a bounded excerpt."""
     with pytest.raises(ConfigError) as e:
         configfile.to_mapping(text)
     assert (e.value.key, e.value.value, str(e.value)) == ('config', value, message)
@@ -163,3 +171,21 @@ def test_dump_empty_list_round_trips():
     text = configfile.dump({'nonMasqueradeCIDRs': []})
     assert text == 'nonMasqueradeCIDRs: []\n'
     assert configfile.load(data=configfile.to_mapping(text)).cidrs() == []
+
+
+@pytest.mark.parametrize('text, key, message', [
+    ('nonMasqueradeCIDRs: [10.0.0.0/8]\ncidrLimit: 3\nnonMasqueradeCIDRs: [192.168.0.0/16]\n', 'nonMasqueradeCIDRs',
+     "the key 'nonMasqueradeCIDRs' is given twice (lines 1 and 3); keep one"),
+    ('nonMasqueradeCIDRs: [10.0.0.0/8]\nNonMasqueradeCIDRs: []\n', 'NonMasqueradeCIDRs',
+     "the keys 'nonMasqueradeCIDRs' (line 1) and 'NonMasqueradeCIDRs' (line 2) both set nonMasqueradeCIDRs; keep one"),
+    ('{\n  "nonMasqueradeCIDRs": ["10.0.0.0/8"],\n  "cidrLimit": 3,\n  "nonMasqueradeCIDRs": []\n}', 'nonMasqueradeCIDRs',
+     "the key 'nonMasqueradeCIDRs' is given twice (lines 2 and 4); keep one"),
+    ('{"nonMasqueradeCIDRs": ["10.0.0.0/8"],\n "NonMasqueradeCIDRs": []}', 'NonMasqueradeCIDRs',
+     "the keys 'nonMasqueradeCIDRs' (line 1) and 'NonMasqueradeCIDRs' (line 2) both set nonMasqueradeCIDRs; keep one"),
+])
+def test_duplicate_keys_name_both_and_their_lines(text, key, message):
+    """Issue 10: with a key twice (YAML), or two spellings of it (JSON), upstream silently takes the last; the old code
+    silently took one of them too. A network config that drops one of two CIDR lists causes outages: an error."""
+    with pytest.raises(ConfigError) as e:
+        configfile.to_mapping(text)
+    assert (e.value.key, e.value.reason) == (key, message)
