@@ -58,6 +58,21 @@ options:
       position 1, so an earlier ACCEPT or MASQUERADE rule cannot bypass it.
     type: str
     choices: [append, first]
+  force_masquerade_cidrs:
+    description: Extension C(forceMasqueradeCIDRs). Destinations that are masqueraded (or SNAT-ed) even inside a
+      non-masquerade range, for example C(10.100.10.0/24) inside C(10.0.0.0/8) (upstream ip-masq-agent#61); their rules
+      come before the non-masquerade RETURNs.
+    type: list
+    elements: str
+  masquerade_source_cidrs:
+    description: Extension C(masqueradeSourceCIDRs). Masquerade only traffic whose source is in these CIDRs (the Pod
+      ranges); traffic from other sources keeps its address (upstream ip-masq-agent#65). Unset, every source.
+    type: list
+    elements: str
+  skip_dnat:
+    description: Extension C(skipDNAT). Leave DNAT-ed connections alone (C(-m conntrack --ctstate DNAT), C(ct status
+      dnat)), so inbound NodePort or LoadBalancer traffic keeps its client address at the Pod.
+    type: bool
 '''
 
     # The host program's flags (upstream's, then ipmasq.agent's).

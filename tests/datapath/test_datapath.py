@@ -93,3 +93,35 @@ def test_jump_position_first_beats_an_earlier_accept(topo):
     topo.sync(CFG + 'jumpPosition: first\n')
     seen = topo.seen_from('203.0.113.10')
     assert seen != POD4 and seen in NODE_ADDRS, seen
+
+
+def test_force_masquerade_inside_a_non_masquerade_range(topo):
+    """Does: nonMasqueradeCIDRs [10.0.0.0/8] with forceMasqueradeCIDRs [10.20.0.0/24] (upstream #61); then with
+    [10.21.0.0/24] instead. Asserts: 10.20.0.10, inside 10.0.0.0/8, sees the node's address while it is forced, and
+    the Pod address when only a neighbouring range is forced."""
+    topo.sync(CFG + 'forceMasqueradeCIDRs: [10.20.0.0/24]\n')
+    seen = topo.seen_from('10.20.0.10')
+    assert seen != POD4 and seen in NODE_ADDRS, seen
+    topo.sync(CFG + 'forceMasqueradeCIDRs: [10.21.0.0/24]\n')
+    assert topo.seen_from('10.20.0.10') == POD4
+
+
+def test_masquerade_only_listed_sources(topo):
+    """Does: masqueradeSourceCIDRs [192.168.10.0/24] (the Pod's range, upstream #65), then [10.244.0.0/16] (another
+    range). Asserts: 203.0.113.10 sees the node's address while the Pod's range is listed, the Pod address when not."""
+    topo.sync(CFG + 'masqueradeSourceCIDRs: [192.168.10.0/24]\n')
+    seen = topo.seen_from('203.0.113.10')
+    assert seen != POD4 and seen in NODE_ADDRS, seen
+    topo.sync(CFG + 'masqueradeSourceCIDRs: [10.244.0.0/16]\n')
+    assert topo.seen_from('203.0.113.10') == POD4
+
+
+def test_dnat_connections_keep_their_client_address(topo):
+    """Does: an inbound NodePort-like connection (dst -> node 203.0.113.1:9090, DNAT to the Pod) with nonMasqueradeCIDRs
+    [10.0.0.0/8], without and then with skipDNAT (upstream #65). Asserts: without it the Pod sees the node's address
+    (the reply path is masqueraded, as upstream does); with it the Pod sees the client, 203.0.113.10."""
+    topo.sync(CFG)
+    seen = topo.seen_by_pod()
+    assert seen != '203.0.113.10' and seen in NODE_ADDRS, seen
+    topo.sync(CFG + 'skipDNAT: true\n')
+    assert topo.seen_by_pod() == '203.0.113.10'

@@ -36,6 +36,9 @@ def sample(name, families):
         'aggregate': True,
         'required_cidrs': ['10.1.0.0/16', '100.64.0.0/10'],  # the second is masqueraded by default: refused
         'jump_position': 'first',
+        'force_masquerade_cidrs': ['10.20.0.0/24'] + (['fd00:1::/64'] if v6 else []),
+        'masquerade_source_cidrs': ['192.168.10.0/24', '10.244.0.0/16'] + (['fd00:10::/64'] if v6 else []),
+        'skip_dnat': True,
         'chain': 'MASQ-PARITY',
         'nomasq_all_reserved_ranges': True,
         'random_fully': False,

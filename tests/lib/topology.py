@@ -107,8 +107,27 @@ class Topology(object):
             time.sleep(0.2)
         raise AssertionError('no connection from the pod to %s: %s' % (dst, proc.stderr))
 
+    def seen_by_pod(self, via='203.0.113.1', port=9090):
+        """An inbound connection as NodePort traffic makes one: dst connects to the node's address ``via``:``port``,
+        the node DNATs it to the pod's server (8080). Returns the source address the pod saw."""
+        if getattr(self, 'pod_server', None) is None:
+            self.pod_server = subprocess.Popen(['ip', 'netns', 'exec', self.pod, sys.executable, '-c', SERVER],
+                                               stdout=subprocess.PIPE, text=True)
+            assert self.pod_server.stdout.readline().strip() == 'ready'
+            sh('nft', 'add table ip nodeport; add chain ip nodeport pre { type nat hook prerouting priority dstnat; }; '
+                      'add rule ip nodeport pre ip daddr %s tcp dport %d dnat to %s:8080' % (via, port, POD4), ns=self.node)
+        client = CLIENT.replace('8080', str(port))
+        for _attempt in range(3):
+            proc = sh(sys.executable, '-c', client, via, ns=self.dst, check=False)
+            if proc.returncode == 0:
+                return proc.stdout.strip()
+            time.sleep(0.2)
+        raise AssertionError('no connection from dst to %s:%d: %s' % (via, port, proc.stderr))
+
     def close(self):
-        self.server.kill()
-        self.server.wait()
+        for server in (self.server, getattr(self, 'pod_server', None)):
+            if server is not None:
+                server.kill()
+                server.wait()
         for ns in (self.pod, self.node, self.dst):
             subprocess.run(['ip', 'netns', 'del', ns], check=False)

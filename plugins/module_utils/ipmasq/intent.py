@@ -23,29 +23,46 @@ MASQ_COMMENT = 'ip-masq-agent: outbound traffic is subject to MASQUERADE (must b
 MASQ_LISTED_COMMENT = 'ip-masq-agent: outbound traffic to listed CIDRs is subject to MASQUERADE'
 SNAT_COMMENT = 'ip-masq-agent: outbound traffic is subject to SNAT (must be last in chain)'
 SNAT_LISTED_COMMENT = 'ip-masq-agent: outbound traffic to listed CIDRs is subject to SNAT'
+FORCE_MASQ_COMMENT = 'ip-masq-agent: outbound traffic to listed CIDRs is subject to MASQUERADE, non-masquerade CIDRs or not'
+FORCE_SNAT_COMMENT = 'ip-masq-agent: outbound traffic to listed CIDRs is subject to SNAT, non-masquerade CIDRs or not'
+DNAT_COMMENT = 'ip-masq-agent: DNAT connections (NodePort, LoadBalancer) keep their client address'
 TO_PORTS_PROTOCOLS = ('tcp', 'udp', 'sctp')
 # The comments of the agent's rules: a chain holding only rules with these is the agent's.
-COMMENTS = frozenset((NON_MASQ_COMMENT, MASQ_COMMENT, MASQ_LISTED_COMMENT, SNAT_COMMENT, SNAT_LISTED_COMMENT))
+COMMENTS = frozenset((NON_MASQ_COMMENT, MASQ_COMMENT, MASQ_LISTED_COMMENT, SNAT_COMMENT, SNAT_LISTED_COMMENT,
+                      FORCE_MASQ_COMMENT, FORCE_SNAT_COMMENT, DNAT_COMMENT))
 
 
 # One rule of the agent's chain. verdict: return | masquerade | snat; the rest narrows or parameterises it.
-Rule = namedtuple('Rule', 'verdict comment dst proto ports probability to_source random_fully',
-                  defaults=(None, None, None, None, None, False))
+# src: a source CIDR (masqueradeSourceCIDRs); dnat: the rule matches connections that were DNAT-ed.
+Rule = namedtuple('Rule', 'verdict comment dst proto ports probability to_source random_fully src dnat',
+                  defaults=(None, None, None, None, None, False, None, False))
 
 
 class Intent(object):
-    """One family's chain: ``returns`` (destinations that keep their source, in order, link-local first), then the
-    translating rules, and where the POSTROUTING jump goes."""
+    """One family's chain, in order: DNAT connections left alone (``skip_dnat``), the destinations translated whatever
+    the non-masquerade list says (``force``), the destinations that keep their source (``returns``, link-local
+    first), then the translating rules. ``sources``: the only sources translated (None: all). And where the
+    POSTROUTING jump goes."""
 
-    def __init__(self, family, returns, translate, jump_first):
+    def __init__(self, family, returns, translate, jump_first, force=(), sources=None, skip_dnat=False):
         self.family = family
         self.returns = returns
         self.translate = translate
         self.jump_first = jump_first
+        self.force = list(force)
+        self.sources = sources
+        self.skip_dnat = skip_dnat
+
+    def _from_sources(self, rules):
+        if self.sources is None:
+            return list(rules)
+        return [r._replace(src=s) for s in self.sources for r in rules]  # each source walks the whole sequence
 
     @property
     def rules(self):
-        return [Rule('return', NON_MASQ_COMMENT, dst=c) for c in self.returns] + self.translate
+        """The rules one for one (what the iptables backend writes)."""
+        return ([Rule('return', DNAT_COMMENT, dnat=True)] if self.skip_dnat else []) + self._from_sources(self.force) \
+            + [Rule('return', NON_MASQ_COMMENT, dst=c) for c in self.returns] + self._from_sources(self.translate)
 
 
 def go_float(value):
@@ -84,4 +101,8 @@ def build(settings, family, random_fully=None):
     returns = [] if settings.masq_link_local_of(family) else [LINK_LOCAL[family]]
     returns.extend(settings.effective_cidrs(family))
     rf = settings.random_fully if random_fully is None else random_fully
-    return Intent(family, returns, _translate(settings, family, rf), settings.jump_position == 'first')
+    snat = settings.snat_of(family)
+    force = [Rule('snat' if snat else 'masquerade', FORCE_SNAT_COMMENT if snat else FORCE_MASQ_COMMENT, dst=c,
+                  to_source=snat, random_fully=rf) for c in settings.of_family('force_masquerade_cidrs', family) or ()]
+    return Intent(family, returns, _translate(settings, family, rf), settings.jump_position == 'first', force=force,
+                  sources=settings.of_family('masquerade_source_cidrs', family), skip_dnat=settings.skip_dnat)

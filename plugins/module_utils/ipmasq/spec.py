@@ -68,6 +68,9 @@ FIELDS = (
     Field('aggregate', 'bool', False, key='aggregate'),
     Field('required_cidrs', 'cidrs', (), key='requiredCIDRs'),
     Field('jump_position', 'choice', 'append', key='jumpPosition', choices=('append', 'first')),
+    Field('force_masquerade_cidrs', 'cidrs', None, key='forceMasqueradeCIDRs'),
+    Field('masquerade_source_cidrs', 'cidrs', None, key='masqueradeSourceCIDRs'),
+    Field('skip_dnat', 'bool', False, key='skipDNAT'),
     # upstream's flags, then ours
     Field('chain', 'chain', 'IP-MASQ-AGENT', flag='--masq-chain'),
     Field('nomasq_all_reserved_ranges', 'bool', False, flag='--nomasq-all-reserved-ranges'),
@@ -248,10 +251,13 @@ class Settings(object):
         cidrs = self.cidrs(family)
         return addr.merge(cidrs) if self.aggregate and cidrs else cidrs
 
+    def of_family(self, name, family):
+        """A CIDR-list knob's entries of one family; None when the knob is unset."""
+        cidrs = getattr(self, name)
+        return None if cidrs is None else [c for c in cidrs if (':' in c) == (family == 'ipv6')]
+
     def masquerade_cidrs_of(self, family):
-        if self.masquerade_cidrs is None:
-            return None
-        return [c for c in self.masquerade_cidrs if (':' in c) == (family == 'ipv6')]
+        return self.of_family('masquerade_cidrs', family)
 
     def masq_link_local_of(self, family):
         return self.masq_link_local_ipv6 if family == 'ipv6' else self.masq_link_local
@@ -267,7 +273,8 @@ class Settings(object):
         """The destinations whose traffic leaves with the node's address (a netaddr IPSet)."""
         keep = addr.ip_set(self.cidrs(family) + ([] if self.masq_link_local_of(family) else [LINK_LOCAL[family]]))
         listed = self.masquerade_cidrs_of(family)
-        return (addr.everything(family) if listed is None else addr.ip_set(listed)) - keep
+        forced = addr.ip_set(self.of_family('force_masquerade_cidrs', family) or [])
+        return ((addr.everything(family) if listed is None else addr.ip_set(listed)) - keep) | forced
 
     def aggregation_saved(self):
         return sum(len(self.cidrs(f)) - len(self.effective_cidrs(f)) for f in self.families)
@@ -290,7 +297,8 @@ class Settings(object):
                 self.warnings.append('%s: %s is listed more than once' % (self.label('non_masquerade_cidrs'),
                                                                           show(cidr)))
             seen.add(net)
-        for name in ('non_masquerade_cidrs', 'masquerade_cidrs', 'snat_to_source_ipv6'):
+        for name in ('non_masquerade_cidrs', 'masquerade_cidrs', 'snat_to_source_ipv6', 'force_masquerade_cidrs',
+                     'masquerade_source_cidrs'):
             value = getattr(self, name) or []
             for item in value if isinstance(value, list) else [value]:
                 if ':' in item and not ipv6:

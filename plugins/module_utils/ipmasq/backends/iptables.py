@@ -35,6 +35,10 @@ def jump_tokens(chain):
 def rule_tokens(rule):
     """An intent rule as upstream writes it (its token order, which the restore payload keeps)."""
     tokens = ['-m', 'comment', '--comment', rule.comment]
+    if rule.dnat:
+        tokens += ['-m', 'conntrack', '--ctstate', 'DNAT']
+    if rule.src:
+        tokens += ['-s', rule.src]
     if rule.dst:
         tokens += ['-d', rule.dst]
     tokens += ['-j', _TARGETS[rule.verdict]]

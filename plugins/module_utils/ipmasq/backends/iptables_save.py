@@ -19,6 +19,8 @@ from .. import addr
 _KNOWN_OPTS = {
     'comment': ('--comment',),
     'addrtype': ('--src-type', '--dst-type', '--limit-iface-in', '--limit-iface-out'),
+    'conntrack': ('--ctstate', '--ctproto', '--ctorigsrc', '--ctorigdst', '--ctreplsrc', '--ctrepldst', '--ctstatus',
+                  '--ctexpire', '--ctdir'),
     'statistic': ('--mode', '--probability', '--every', '--packet'),
     'MASQUERADE': ('--to-ports', '--random', '--random-fully'),
     'SNAT': ('--to-source', '--random', '--random-fully', '--persistent'),

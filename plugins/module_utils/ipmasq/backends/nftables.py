@@ -19,7 +19,7 @@ import json
 
 from .. import addr
 from ..errors import HostError
-from ..intent import NON_MASQ_COMMENT
+from ..intent import DNAT_COMMENT, NON_MASQ_COMMENT
 from .base import Plan, Unit
 
 TABLE = 'ip-masq-agent'
@@ -42,8 +42,8 @@ def _meta(key, value):
     return _match({'meta': {'key': key}}, value)
 
 
-def _daddr(family, right):
-    return _match({'payload': {'protocol': _FAM[family][0], 'field': 'daddr'}}, right)
+def _addr(family, field, right):
+    return _match({'payload': {'protocol': _FAM[family][0], 'field': field}}, right)
 
 
 class NftRule(object):
@@ -59,12 +59,15 @@ class NftRule(object):
         return (self.comment, json.dumps(self.expr, sort_keys=True))
 
 
-def _translate(family, rule, dst_set=None):
+def _translate(family, rule, dst_set=None, src_set=None):
     kw, _typ, _n = _FAM[family]
     text, expr = [], []
+    if src_set:
+        text.append('%s saddr @%s' % (kw, src_set))
+        expr.append(_addr(family, 'saddr', '@' + src_set))
     if dst_set:
         text.append('%s daddr @%s' % (kw, dst_set))
-        expr.append(_daddr(family, '@' + dst_set))
+        expr.append(_addr(family, 'daddr', '@' + dst_set))
     else:
         text.append('meta nfproto %s' % family)
         expr.append(_meta('nfproto', family))
@@ -89,23 +92,34 @@ def _translate(family, rule, dst_set=None):
 
 
 def wanted(intents):
-    """The table we want: sets (name -> (type, [cidrs])) and the chain's rules, in order."""
+    """The table we want: sets (name -> (type, [cidrs])) and the chain's rules, in order (the intent's order, each
+    list of CIDRs one set)."""
     sets = {}
     rules = [NftRule('fib daddr type local return',
                      [_match({'fib': {'result': 'type', 'flags': ['daddr']}}, 'local'), {'return': None}],
                      LOCAL_COMMENT)]
-    tail = []
+    if any(i.skip_dnat for i in intents):
+        rules.append(NftRule('ct status dnat return', [{'match': {'op': 'in', 'left': {'ct': {'key': 'status'}},
+                                                                  'right': 'dnat'}}, {'return': None}], DNAT_COMMENT))
+    forced, returns, tail = [], [], []
     for intent in intents:
         kw, typ, n = _FAM[intent.family]
+        src = None
+        if intent.sources is not None:
+            src = 'src' + n
+            sets[src] = (typ, list(intent.sources))
+        if intent.force:
+            sets['force' + n] = (typ, [r.dst for r in intent.force])
+            forced.append(_translate(intent.family, intent.force[0], 'force' + n, src))
         sets['nomasq' + n] = (typ, list(intent.returns))
-        rules.append(NftRule('%s daddr @nomasq%s return' % (kw, n),
-                             [_daddr(intent.family, '@nomasq' + n), {'return': None}], NON_MASQ_COMMENT))
+        returns.append(NftRule('%s daddr @nomasq%s return' % (kw, n),
+                               [_addr(intent.family, 'daddr', '@nomasq' + n), {'return': None}], NON_MASQ_COMMENT))
         listed = [r for r in intent.translate if r.dst]
         if listed:
             sets['masq' + n] = (typ, [r.dst for r in listed])
-            tail.append(_translate(intent.family, listed[0], 'masq' + n))
-        tail.extend(_translate(intent.family, r) for r in intent.translate if not r.dst)
-    return sets, rules + tail
+            tail.append(_translate(intent.family, listed[0], 'masq' + n, src))
+        tail.extend(_translate(intent.family, r, None, src) for r in intent.translate if not r.dst)
+    return sets, rules + forced + returns + tail
 
 
 def render(intents):

@@ -355,3 +355,43 @@ def test_remove_on_a_host_without_iptables(scripted, find_without, lock):
     runner = scripted([(NFT_LIST, 0, NFT_TABLE, ''), (NFT_APPLY, 0, '', '')])
     result = engine.remove(Host(runner, find_without(('iptables-save',))), loader(backend='nftables'), lock_file=lock)
     assert [p.scope for p in result.applied] == ['nftables'] and runner.script == []
+
+
+def test_force_sources_and_dnat_render_upstream_style_rules():
+    """Issue 10's two asks as config keys: forceMasqueradeCIDRs rules before the RETURNs, masqueradeSourceCIDRs on every
+    translating rule (each source walks the whole sequence), skipDNAT first."""
+    s = Settings()
+    for name, value in (('non_masquerade_cidrs', ['10.0.0.0/8']), ('force_masquerade_cidrs', ['10.100.10.0/24']),
+                        ('masquerade_source_cidrs', ['10.4.0.0/14', '10.8.0.0/14']), ('skip_dnat', True)):
+        s.set(name, value)
+    payload = engine.render(s.validate())[0]
+    c = '-A IP-MASQ-AGENT -m comment --comment '
+    assert payload.splitlines()[2:-1] == [
+        c + '"ip-masq-agent: DNAT connections (NodePort, LoadBalancer) keep their client address" -m conntrack '
+            '--ctstate DNAT -j RETURN',
+        c + '"ip-masq-agent: outbound traffic to listed CIDRs is subject to MASQUERADE, non-masquerade CIDRs or not" '
+            '-s 10.4.0.0/14 -d 10.100.10.0/24 -j MASQUERADE --random-fully',
+        c + '"ip-masq-agent: outbound traffic to listed CIDRs is subject to MASQUERADE, non-masquerade CIDRs or not" '
+            '-s 10.8.0.0/14 -d 10.100.10.0/24 -j MASQUERADE --random-fully',
+        c + '"ip-masq-agent: local traffic is not subject to MASQUERADE" -d 169.254.0.0/16 -j RETURN',
+        c + '"ip-masq-agent: local traffic is not subject to MASQUERADE" -d 10.0.0.0/8 -j RETURN',
+        c + '"ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)" -s 10.4.0.0/14 '
+            '-j MASQUERADE --random-fully',
+        c + '"ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)" -s 10.8.0.0/14 '
+            '-j MASQUERADE --random-fully']
+    s.set('backend', 'nftables')
+    table = engine.render(s)[0]
+    for line in ('ct status dnat return', 'ip saddr @src4 ip daddr @force4 masquerade fully-random',
+                 'ip saddr @src4 meta nfproto ipv4 masquerade fully-random', 'elements = { 10.4.0.0/14, 10.8.0.0/14 }'):
+        assert line in table
+    assert table.index('@force4') < table.index('@nomasq4 return') < table.index('saddr @src4 meta nfproto')
+
+
+def test_a_forced_cidr_satisfies_no_required_cidr():
+    s = Settings()
+    for name, value in (('non_masquerade_cidrs', ['10.0.0.0/8']), ('force_masquerade_cidrs', ['10.100.10.0/24']),
+                        ('required_cidrs', ['10.100.0.0/16'])):
+        s.set(name, value)
+    with pytest.raises(ConfigError) as e:
+        s.validate()
+    assert 'traffic to 10.100.10.0/24 would be masqueraded' in str(e.value)
