@@ -56,6 +56,21 @@ options:
         before anything is applied, so that the C(ip-masq-agent) timer and path unit never act on older settings.
         The role passes C(/etc/default/ip-masq-agent).
     type: path
+  args:
+    description:
+      - The C(args:) list of an upstream ip-masq-agent DaemonSet, as written in its manifest, in Go C(flag) syntax
+        (C(--masq-chain=IP-MASQ), C(-masq-chain IP-MASQ), C(--random-fully=false), C(--enable-ipv6), ...), read by
+        the C(ip-masq-agent) host program's own parser. klog's logging flags (C(--v=2), C(--logtostderr=false),
+        C(--log_file=/dev/stdout), ...) are accepted and ignored; any other flag, a bad boolean value or an argument
+        that is not a flag fails the task.
+      - The values given here win over the runtime options (O(chain), O(nomasq_all_reserved_ranges), O(ip_version),
+        O(random_fully), O(to_ports), ...). C(--enable-ipv6) is O(ip_version=both), C(--enable-ipv6=false) is
+        O(ip_version=ipv4).
+      - The resulting settings are what O(args_file) receives.
+      - The config file's knobs (C(nonMasqueradeCIDRs), C(resyncInterval), ...) are not args; give them in O(config),
+        O(config_path) or as options.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - ipmasq.agent.agent.config
   - ipmasq.agent.agent.runtime
@@ -105,6 +120,17 @@ EXAMPLES = r'''
   ipmasq.agent.ip_masq_chain:
     config_path: /etc/config/ip-masq-agent
     backend: nftables
+
+- name: Take over from a GKE DaemonSet, its args as written (these win over the runtime options)
+  ipmasq.agent.ip_masq_chain:
+    config_path: /etc/config/ip-masq-agent
+    args:
+      - --v=2
+      - --logtostderr=false
+      - --log_file=/dev/stdout
+      - --log_file_max_size=0
+      - --masq-chain=IP-MASQ
+      - --random-fully=false
 
 - name: Remove the chain and its jump, nothing else
   ipmasq.agent.ip_masq_chain:
@@ -173,7 +199,8 @@ def write_args(module, path, argv):
 def main():
     module = AnsibleModule(
         argument_spec=dict(glue.argument_spec(), state=dict(type='str', default='present', choices=['present', 'absent']),
-                           config=dict(type='dict'), config_path=dict(type='path'), args_file=dict(type='path')),
+                           config=dict(type='dict'), config_path=dict(type='path'), args_file=dict(type='path'),
+                           args=dict(type='list', elements='str')),
         mutually_exclusive=[('config', 'config_path')],
         supports_check_mode=True,
     )
@@ -187,12 +214,13 @@ def main():
             extra['args_file_changed'] = True
         return settings
 
-    host = glue.host(module, p['wait'])
     try:
+        pre = glue.runtime(p)  # the wait and the lock file, args over the options
+        host = glue.host(module, pre.wait)
         if p['state'] == 'absent':
-            result = engine.remove(host, load, module.check_mode, p['lock_file'])
+            result = engine.remove(host, load, module.check_mode, pre.lock_file)
         else:
-            result = engine.run(host, load, engine.CHECK if module.check_mode else engine.SYNC, p['lock_file'])
+            result = engine.run(host, load, engine.CHECK if module.check_mode else engine.SYNC, pre.lock_file)
     except (ConfigError, HostError) as e:
         glue.fail(module, e, **(glue.report(module, e.result, failed=True) if getattr(e, 'result', None) else {}))
     out = glue.report(module, result)

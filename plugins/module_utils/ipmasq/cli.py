@@ -35,6 +35,10 @@ COMMANDS = {
 }
 
 
+class UsageError(Exception):
+    """Arguments the parser refuses: exit 2 with the usage for the program, a failed task for the module."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.print_usage(sys.stderr)
@@ -42,9 +46,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser():
-    """The parser, its flags made from the spec's runtime rows."""
-    p = _Parser(prog='ip-masq-agent', description='Keep the IP-MASQ-AGENT nat rules in line with the agent config.')
+class _RaisingParser(_Parser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def build_parser(parser_class=_Parser):
+    """The parser, its flags made from the spec's runtime rows. It takes what ``go_flags`` makes of the arguments."""
+    p = parser_class(prog='ip-masq-agent',
+                     description='Keep the IP-MASQ-AGENT nat rules in line with the agent config. Flags are also taken '
+                                 'in Go syntax, as upstream\'s binary takes them (-name, -name=value, --name=false); '
+                                 'klog\'s logging flags (-v=2, --logtostderr, ...) are ignored.')
     sub = p.add_subparsers(dest='command', metavar='{%s}' % ','.join(COMMANDS))
     sub.required = True
     for name, text in COMMANDS.items():
@@ -53,6 +65,7 @@ def build_parser():
         s.add_argument('--args-file', help='more arguments, one a line, read once the lock is held (the role '
                                            'writes them here, so a run never acts on settings replaced meanwhile)')
         s.add_argument('--strict', action='store_true', help='unknown config keys are errors, not warnings')
+        s.add_argument('--no-strict', dest='strict', action='store_false', help=argparse.SUPPRESS)
         s.add_argument('--metrics-file', help='Prometheus textfile-collector file written after each sync')
         for f in RUNTIME_FIELDS:
             if f.kind == 'bool':
@@ -61,8 +74,111 @@ def build_parser():
             else:
                 s.add_argument(f.flag, dest=f.name, choices=f.choices, help='default: %s' % (f.default,))
         s.add_argument('--enable-ipv6', dest='ip_version', action='store_const', const='both',
-                       help='manage IPv4 and IPv6 (upstream\'s flag; the same as --ip-version=both)')
+                       help='manage IPv4 and IPv6 (upstream\'s flag; the same as --ip-version=both; '
+                            '--enable-ipv6=false is --ip-version=ipv4)')
     return p
+
+
+# --- Go ``flag`` syntax, as upstream's binary (Go flag + klog) takes its arguments -----------------------------------
+
+GO_TRUE = ('1', 't', 'T', 'TRUE', 'true', 'True')  # strconv.ParseBool
+GO_FALSE = ('0', 'f', 'F', 'FALSE', 'false', 'False')
+KLOG_BOOLS = frozenset(('logtostderr', 'alsologtostderr', 'add_dir_header', 'skip_headers', 'skip_log_headers',
+                        'one_output'))
+KLOG_VALUES = frozenset(('v', 'vmodule', 'log_dir', 'log-dir', 'log_file', 'log_file_max_size', 'stderrthreshold',
+                         'log_backtrace_at'))
+_OURS_ONLY = {'config': (True, '--config', None), 'args-file': (True, '--args-file', None),
+              'metrics-file': (True, '--metrics-file', None), 'strict': (False, '--strict', '--no-strict')}
+
+
+def _go_table(program):
+    """Flag name -> (takes a value, argparse spelling (when true), argparse spelling when false)."""
+    table = {'enable-ipv6': (False, '--enable-ipv6', '--ip-version=ipv4')}
+    for f in RUNTIME_FIELDS:
+        name = f.flag[2:]
+        if f.kind == 'bool':
+            table[name] = (False, f.flag, '--no-' + name)
+            table['no-' + name] = (False, '--no-' + name, f.flag)
+        else:
+            table[name] = (True, f.flag, None)
+    if program:
+        table.update(_OURS_ONLY)
+    return table
+
+
+def _cut(text, limit=80):
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def _go_bool(flag, value):
+    if value in GO_TRUE or value in GO_FALSE:
+        return value in GO_TRUE
+    raise UsageError('invalid boolean value %s for %s: use true or false (Go also takes 1, 0, t, f, T, F, TRUE, FALSE, '
+                     'True, False)' % (show(value), flag))
+
+
+def go_flags(argv, program=True):
+    """Arguments in Go ``flag`` syntax -> (the arguments as the parser takes them, the klog flags ignored, as written).
+
+    One or two leading dashes; ``-name=value`` or ``-name value`` for flags that take a value (the next argument is
+    the value, whatever it looks like); bool flags ``-name`` or ``-name=BOOL`` (strconv.ParseBool's spellings; never a
+    separate value). ``--enable-ipv6=false`` is ``--ip-version=ipv4``. klog's flags are accepted and ignored. Other
+    arguments (the subcommand, after ``--``) stay in place. ``program=False`` (a DaemonSet's ``args:`` for the module):
+    the runtime flags and klog's only, no subcommand. Raises UsageError.
+    """
+    table = _go_table(program)
+    out, ignored = [], []
+    rest = list(argv)
+    while rest:
+        token = rest.pop(0)
+        if token == '--' and program:
+            return out + [token] + rest, ignored
+        if token in ('-', '--') or not token.startswith('-'):
+            if not program:
+                raise UsageError('unexpected argument %s: only flags are taken here' % show(token))
+            out.append(token)
+            continue
+        body = token[2:] if token.startswith('--') else token[1:]
+        name, eq, value = body.partition('=')
+        if not name or name[0] in '-=':
+            raise UsageError('bad flag syntax: %s' % show(token))
+        if program and name in ('h', 'help'):
+            out.append('--help')
+            continue
+        spelt = token[:len(token) - len(body)] + name
+        if name in KLOG_VALUES or name in KLOG_BOOLS:
+            takes_value, on, off = name in KLOG_VALUES, None, None
+        elif name in table:
+            takes_value, on, off = table[name]
+        else:
+            raise UsageError('unrecognized arguments: %s' % _cut(token))
+        if takes_value and not eq:
+            if not rest:
+                raise UsageError('flag needs an argument: %s' % spelt)
+            value = rest.pop(0)
+            token = '%s %s' % (token, value)
+        if on is None:  # klog's
+            if eq and not takes_value:
+                _go_bool(spelt, value)
+            ignored.append(_cut(token))
+        elif takes_value:
+            out.append('%s=%s' % (on, value))
+        else:
+            out.append(on if not eq or _go_bool(spelt, value) else off)
+    return out, ignored
+
+
+def runtime_args(argv, label='args'):
+    """A DaemonSet's ``args:`` list as written -> {field name: (value, label)} for the runtime knobs it sets, through
+    ``go_flags`` and the program's parser. Only flags (upstream's, the program's runtime flags, klog's, ignored); the
+    config file's knobs are not flags. Raises ConfigError naming ``label``."""
+    try:
+        tokens, _klog = go_flags(argv, program=False)
+        args = build_parser(_RaisingParser).parse_args(['sync'] + tokens)
+    except UsageError as e:
+        raise ConfigError(label, argv, str(e))
+    return dict((f.name, (getattr(args, f.name), '%s: %s' % (label, f.flag))) for f in RUNTIME_FIELDS
+                if getattr(args, f.name) is not None)
 
 
 def settings_from_args(args):
@@ -139,14 +255,37 @@ def _metrics(args, err, result_name, result=None):
         err.write('ip-masq-agent: warning: cannot write metrics file %s: %s\n' % (args.metrics_file, e))
 
 
+def _go_flags_or_exit(parser, argv, where=None):
+    try:
+        return go_flags(argv)
+    except UsageError as e:
+        parser.error('%s (%s)' % (e, where) if where else str(e))
+
+
 def main(argv=None, runner=subprocess_runner, find=which, out=None, err=None):
     out, err = out or sys.stdout, err or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    tokens, klog = _go_flags_or_exit(parser, argv)
+    args = parser.parse_args(tokens)
+    noted = []
+
+    def note(flags):
+        new = [f for f in flags if f not in noted]
+        if new:
+            err.write('ip-masq-agent: note: ignoring klog flags: %s\n' % ', '.join(new))
+            noted.extend(new)
 
     def final_args():
-        return parser.parse_args(argv + read_args_file(args.args_file)) if args.args_file else args
+        if not args.args_file:
+            return args
+        where = 'in --args-file %s' % args.args_file
+        more, more_klog = _go_flags_or_exit(parser, read_args_file(args.args_file), where)
+        note(klog + more_klog)
+        return parser.parse_args(tokens + more)
+
+    if not args.args_file:
+        note(klog)
 
     def load():
         return settings_from_args(final_args())

@@ -11,7 +11,7 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import missing_required_lib
 
-from . import configfile, libs
+from . import cli, configfile, libs
 from .errors import ConfigError, HostError, show
 from .host import Host
 from .spec import FIELDS, FILE, RUNTIME, Settings
@@ -43,13 +43,23 @@ def fail_without_libs(module):
         module.fail_json(msg=missing_required_lib(name) + ' (Debian: %s)' % deb)
 
 
-def settings(params, scopes=(FILE, RUNTIME), config=None, config_path=None, strict=False):
-    """Settings from module parameters. With ``config`` (a mapping of upstream's keys) or ``config_path`` (the file,
-    read now), the file knobs come from there and the options given override them."""
+def runtime(params):
+    """Settings holding the runtime options, and over them the values of ``args`` (a DaemonSet's ``args:`` list as
+    written, read by the host program's parser): what the lock and the wait need before the config is read."""
     s = Settings()
     for f in FIELDS:
         if f.scope == RUNTIME and f.name in params and params[f.name] is not None:
             s.set(f.name, params[f.name], f.name)
+    for name, (value, label) in cli.runtime_args(params.get('args') or []).items():
+        s.set(name, value, label)
+    return s
+
+
+def settings(params, scopes=(FILE, RUNTIME), config=None, config_path=None, strict=False):
+    """Settings from module parameters (``args`` over the runtime options). With ``config`` (a mapping of upstream's
+    keys) or ``config_path`` (the file, read now), the file knobs come from there and the options given override
+    them."""
+    s = runtime(params)
     overrides = dict((f.name, (params[f.name], f.name)) for f in FIELDS
                      if f.scope == FILE and FILE in scopes and params.get(f.name) is not None)
     configfile.load(path=config_path, data=config, settings=s, strict=strict, overrides=overrides)
