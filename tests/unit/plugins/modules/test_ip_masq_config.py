@@ -415,3 +415,12 @@ def test_bad_owner_group_mode_fail_before_writing(run_module, tmp_path, option, 
     result, _s = run_module(ip_masq_config.main, {'path': str(path), 'backup': True, 'cidr_limit': 4, option: value})
     assert result['failed'] is True and result['msg'] == msg and result['option'] == option
     assert path.read_text() == YAML and os.listdir(str(tmp_path)) == ['c']
+
+
+@pytest.mark.parametrize('option, value', [('non_masquerade_cidrs', ['10.0.0.0/8\n']), ('snat_to_source', '198.51.100.7\n'),
+                                           ('masquerade_cidrs', ['203.0.113.0/24\n'])])
+def test_a_trailing_newline_is_refused_and_nothing_written(run_module, tmp_path, option, value):
+    """Issue 14 item 7: "10.0.0.0/8\\n" passed validation and ip_masq_config wrote a file the agent could not parse."""
+    path = tmp_path / 'c'
+    result, _s = run_module(ip_masq_config.main, {'path': str(path), option: value})
+    assert result['failed'] and result['option'] == option and not path.exists()
