@@ -16,10 +16,11 @@ import errno
 import json
 import os
 import stat
-import tempfile
 import time
 
+from . import addr
 from .errors import HostError
+from .spec import FAMILIES, LINK_LOCAL
 
 
 class Host(object):
@@ -123,6 +124,7 @@ def read_record(path):
 
 def write_atomic(path, text, mode=0o644):
     """Write a file by rename, never following a link at its path; fsync before the rename."""
+    import tempfile  # only when the record or the metrics change, not on a no-op sync
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix='.ip-masq-agent.', dir=directory)
     try:
@@ -171,12 +173,12 @@ def choose_backend(host, chain, record):
     return 'nftables'
 
 
-def primary_subnets(host):
-    """The subnets of the addresses on the interfaces that carry the default routes (IPv4 and IPv6)."""
+def primary_subnets(host, families=FAMILIES):
+    """The subnets of the addresses on the interfaces that carry the default routes (of the given families)."""
     if not host.has('ip'):
         return []
     out = []
-    for fam in ('-4', '-6'):
+    for fam in ('-4' if f == 'ipv4' else '-6' for f in FAMILIES if f in families):
         rc, text, _err = host.run(['ip', '-j', fam, 'route', 'show', 'default'])
         try:
             devs = sorted(set(r['dev'] for r in json.loads(text) if 'dev' in r)) if rc == 0 and text.strip() else []
@@ -194,14 +196,32 @@ def primary_subnets(host):
     return out
 
 
+def masqueraded(settings, family):
+    """The destinations of a family whose traffic leaves with the node's address, as addr intervals: everything (or,
+    when masqueradeCIDRs is set, only those) minus the non-masquerade CIDRs and, unless it is masqueraded too,
+    link-local. The same set as ``Settings.masqueraded_set``, in integers: no netaddr on every sync."""
+    keep = settings.cidrs(family) + ([] if settings.masq_link_local_of(family) else [LINK_LOCAL[family]])
+    listed = settings.masquerade_cidrs_of(family)
+    if listed is None:
+        within = addr.all_addresses(6 if family == 'ipv6' else 4)
+    else:
+        within = addr.intervals(addr.parse_cidr(c, '') for c in listed)
+    return addr.subtract(within, addr.intervals(addr.parse_cidr(c, '') for c in keep))
+
+
 def subnet_warnings(settings, subnets):
     """Warn when traffic to the node's own subnet would be masqueraded (usually a missing nonMasqueradeCIDRs entry)."""
-    from . import addr
     warnings = []
+    masq = {}
     for subnet in subnets:
+        if ('ipv6' if ':' in subnet else 'ipv4') not in settings.families:
+            continue  # before parsing: an IPv6 address would load socket for nothing
         net = addr.network_of(subnet)
-        if net and net.family in settings.families and \
-                addr.set_cidrs(settings.masqueraded_set(net.family) & addr.ip_set([net])):
+        if net is None:
+            continue
+        if net.family not in masq:
+            masq[net.family] = masqueraded(settings, net.family)
+        if addr.intersect([addr.span(net)], masq[net.family]):
             warnings.append("the node's own subnet %s is masqueraded by this config (not covered by "
                             'nonMasqueradeCIDRs); add it if Pods talk to node addresses directly' % str(net))
     return warnings
