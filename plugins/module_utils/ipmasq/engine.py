@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
-import hashlib
 import json
 
 from . import intent
@@ -46,6 +45,7 @@ class Result(object):
         """What decides the rules (for metrics: was a change a config change, or drift?)."""
         s = self.settings
         data = dict(s.file_mapping(), argv=s.argv(), backend=self.backend, cidrs=s.cidrs())
+        import hashlib  # only the metrics need it: not on every sync's import path
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode('utf-8')).hexdigest()[:16]
 
 

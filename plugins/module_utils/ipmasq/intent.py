@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from collections import namedtuple
-from decimal import Decimal
 
 from .spec import LINK_LOCAL
 
@@ -67,6 +66,7 @@ class Intent(object):
 
 def go_float(value):
     """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``: the shortest decimal that round-trips, never an exponent."""
+    from decimal import Decimal  # only --to-ports with several ranges needs it
     text = format(Decimal(repr(float(value))), 'f')
     return text.rstrip('0').rstrip('.') if '.' in text else text
 

@@ -15,7 +15,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import difflib
 import math
 import re
 
@@ -347,6 +346,7 @@ class Settings(object):
 
 
 def closest_key(key):
+    import difflib  # only for an unknown key
     match = difflib.get_close_matches(key.lower(), list(BY_LOWER_KEY), n=1, cutoff=0.5)
     return BY_LOWER_KEY[match[0]].key if match else None
 
