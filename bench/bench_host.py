@@ -167,7 +167,7 @@ def importtime(case, variant, python, repeat):
     """{module: (median self µs, median cumulative µs, depth)} of the no-op run's own imports (after `site`)."""
     case.sync(variant, '')
     seen = {}
-    for _ in range(repeat):
+    for _i in range(repeat):
         proc = run([python, '-I', '-X', 'importtime'] + case.argv, env=variant.env)
         started = False
         for line in proc.stderr.splitlines():
@@ -188,7 +188,7 @@ def probe(case, variant, python, repeat):
     """One no-op run in-process, ``repeat`` times: eager imports, main(), each command main() starts (medians)."""
     case.sync(variant, '')  # the chain of this size in place
     results = []
-    for _ in range(repeat):
+    for _i in range(repeat):
         proc = run([python, '-I', '-c', PROBE, variant.lib] + case.argv[1:], env=variant.env)
         data = json.loads(proc.stdout)
         if data['rc'] != 0 or 'in sync, nothing written' not in data['out']:
@@ -200,7 +200,7 @@ def probe(case, variant, python, repeat):
             calls.setdefault((i, cmd), []).append(t)
     return {'imports': ms([d['imports'] for d in results]), 'main': ms([d['main'] for d in results]),
             'calls': [(cmd, ms(ts)) for (i, cmd), ts in sorted(calls.items())],
-            'children': ms([sum(t for _, t in d['calls']) for d in results]), 'lazy': results[-1]['lazy']}
+            'children': ms([sum(t for _cmd, t in d['calls']) for d in results]), 'lazy': results[-1]['lazy']}
 
 
 def installed(tmp, python, compiled, mounts):
@@ -248,9 +248,9 @@ def inner(args):
                 case.round(python, save, variants[i % len(variants):] + variants[:i % len(variants)])
         imports = importtime(cases[-1], variants[0], python, args.import_runs)
         probes = [(case, v, probe(case, v, python, args.import_runs)) for v in variants for case in cases]
-        floor_parts = (ms([timed([python, '-c', 'pass'], env)[0] for _ in range(args.runs)]),
-                       ms([timed([save, '-t', 'nat'], env)[0] for _ in range(args.runs)]),
-                       ms([timed([python, '-S', '-c', 'pass'], env)[0] for _ in range(args.runs)]),
+        floor_parts = (ms([timed([python, '-c', 'pass'], env)[0] for _i in range(args.runs)]),
+                       ms([timed([save, '-t', 'nat'], env)[0] for _i in range(args.runs)]),
+                       ms([timed([python, '-S', '-c', 'pass'], env)[0] for _i in range(args.runs)]),
                        int(run([python, '-c', 'import sys; print(len(sys.modules))'], env=env).stdout))
     finally:
         for d in mounts:

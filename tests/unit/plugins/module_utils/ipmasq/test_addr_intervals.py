@@ -81,7 +81,8 @@ def test_intervals(cidrs, expected):
 ])
 def test_intersect(a, b, expected):
     assert addr.intersect(a, b) == expected
-    assert addr.intersect(b, a) == expected
+    first, second = b, a
+    assert addr.intersect(first, second) == expected  # commutative
 
 
 @pytest.mark.parametrize('a, b, expected', [
@@ -110,14 +111,14 @@ def test_intervals_agree_with_netaddr():
 
     def some():
         out = []
-        for _ in range(rng.randint(0, 12)):
+        for _i in range(rng.randint(0, 12)):
             bits = rng.randint(20, 32)
             out.append(addr.Net(4, rng.randrange(0, 1 << 14) << 12 & ~((1 << (32 - bits)) - 1), bits))
         return out
 
     def as_set(intervals):
         return netaddr.IPSet(netaddr.IPRange(lo, hi) for lo, hi in intervals)
-    for _ in range(300):
+    for _i in range(300):
         a, b = some(), some()
         ia, ib = addr.intervals(a), addr.intervals(b)
         sa, sb = netaddr.IPSet(str(n) for n in a), netaddr.IPSet(str(n) for n in b)
@@ -245,14 +246,14 @@ def test_subnet_warnings_agree_with_netaddr_on_random_configs():
         value = (rng.choice((10, 192, 169, 203)) << 24 | rng.randrange(1 << 24)) & ~((1 << (32 - bits)) - 1)
         return str(addr.Net(4, value & V4_ALL, bits))
 
-    for _ in range(300):
-        given = {'non_masquerade_cidrs': sorted(set(cidr() for _ in range(rng.randint(0, 8))))}
+    for _i in range(300):
+        given = {'non_masquerade_cidrs': sorted(set(cidr() for _i in range(rng.randint(0, 8))))}
         if rng.random() < 0.4:
-            given['masquerade_cidrs'] = [cidr(4) for _ in range(rng.randint(0, 3))]
+            given['masquerade_cidrs'] = [cidr(4) for _i in range(rng.randint(0, 3))]
         if rng.random() < 0.3:
             given['masq_link_local'] = True
         s = settings(**given)
-        subnets = [cidr(16) for _ in range(3)]
+        subnets = [cidr(16) for _i in range(3)]
         want = [str(n) for n in map(addr.network_of, subnets)
                 if addr.set_cidrs(s.masqueraded_set('ipv4') & addr.ip_set([n]))]
         assert [w.split()[4] for w in H.subnet_warnings(s, subnets)] == want, (given, subnets)
