@@ -109,7 +109,11 @@ def test_module_and_program_leave_identical_state(tmp_path, field, families, bac
             assert proc.returncode == 2, (result['msg'], proc.stdout, proc.stderr)
             # the same reason, naming the knob as each door spells it (option, or file key / flag)
             assert spelt(result['msg']) in spelt(proc.stderr), (result['msg'], proc.stderr)
-            assert snapshot(a) == snapshot(b) == snapshot(Netns(flavour, str(tmp_path / 'empty')))
+            empty = Netns(flavour, str(tmp_path / 'empty'))
+            try:
+                assert snapshot(a) == snapshot(b) == snapshot(empty)
+            finally:
+                empty.delete()
             return
         assert proc.returncode == 0, (result, proc.stderr)
         assert result['changed'] is True
