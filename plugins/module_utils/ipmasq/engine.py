@@ -74,6 +74,11 @@ def _check_ports(settings, unit):
                           'backend' % (unit.backend, limit))
 
 
+def _families_managed(settings, record):
+    """The families managed now, then those the last sync managed and this one does not."""
+    return list(settings.families) + [f for f in (record or {}).get('families', []) if f not in settings.families]
+
+
 def _leftovers(host, settings, backend, record):
     """Removal plans for what is ours but not wanted now: the other backend's state, a previous chain name, families
     no longer managed."""
@@ -81,7 +86,7 @@ def _leftovers(host, settings, backend, record):
     chains = [settings.chain]
     if record and record['chain'] != settings.chain and record['backend'] == 'iptables':
         chains.append(record['chain'])
-    families = list(settings.families) + [f for f in (record or {}).get('families', []) if f not in settings.families]
+    families = _families_managed(settings, record)
     if backend == 'iptables':
         gone = [f for f in families if f not in settings.families]
         if host.has('nft'):
@@ -163,8 +168,7 @@ def remove(host, load, check_mode=False, lock_file=None):
         record_file = record_path(lock_file)
         record = read_record(record_file)
         chains = [settings.chain] + ([record['chain']] if record and record['chain'] != settings.chain else [])
-        families = list(settings.families) + [f for f in (record or {}).get('families', [])
-                                              if f not in settings.families]
+        families = _families_managed(settings, record)
         for family in families:
             unit = IptablesUnit(host, family)
             if host.has(unit.save_command):
