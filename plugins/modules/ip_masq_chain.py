@@ -29,6 +29,13 @@ description:
     backend switch is one transition, whichever of the two runs next.
 author:
   - ipmasq.agent contributors (@ipmasq)
+requirements:
+  - PyYAML (Debian C(python3-yaml)) on the target, to read a YAML file given in O(config_path); the module fails at
+    start, naming it, when it is missing
+  - netaddr (Debian C(python3-netaddr)) on the target, for O(aggregate), O(required_cidrs) and the nftables backend;
+    the module fails at start, naming it, when it is missing
+  - C(iptables-save) and C(iptables-restore) (C(ip6tables-save) and C(ip6tables-restore) for IPv6), or C(nft) for
+    the nftables backend, on the target
 options:
   state:
     description:

@@ -23,6 +23,11 @@ description:
     a symbolic link is never followed), reports a real diff, honours check mode, can keep a backup.
 author:
   - ipmasq.agent contributors (@ipmasq)
+requirements:
+  - PyYAML (Debian C(python3-yaml)) on the target; the module writes the file without it, but fails at start, naming
+    it, when it is missing (the host program needs it to read a YAML config)
+  - netaddr (Debian C(python3-netaddr)) on the target, to validate O(required_cidrs); the module fails at start,
+    naming it, when it is missing
 options:
   path:
     description:
