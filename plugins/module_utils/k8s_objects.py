@@ -75,7 +75,7 @@ def apply(request, ref, body, field_manager, dry_run=None):
     query = {'fieldManager': field_manager, 'force': 'true'}
     if dry_run:
         query['dryRun'] = dry_run
-    return request('%sapply %s' % ('dry-run ' if dry_run else '', ref), 'PATCH', ref.path, query, body, APPLY)
+    return request('apply %s%s' % (ref, ' (dry run)' if dry_run else ''), 'PATCH', ref.path, query, body, APPLY)
 
 
 def comparable(obj):
@@ -146,7 +146,7 @@ def delete(request, ref, resource_version, dry_run=None):
     query = {'dryRun': dry_run} if dry_run else {}
     body = {'kind': 'DeleteOptions', 'apiVersion': 'v1', 'propagationPolicy': 'Background',
             'preconditions': {'resourceVersion': resource_version}}
-    return request('%sdelete %s' % ('dry-run ' if dry_run else '', ref), 'DELETE', ref.path, query, body)
+    return request('delete %s%s' % (ref, ' (dry run)' if dry_run else ''), 'DELETE', ref.path, query, body)
 
 
 def merge_patch(request, ref, patch, resource_version, field_manager, dry_run=None):
@@ -156,7 +156,7 @@ def merge_patch(request, ref, patch, resource_version, field_manager, dry_run=No
     query = {'fieldManager': field_manager}
     if dry_run:
         query['dryRun'] = dry_run
-    return request('%spatch %s' % ('dry-run ' if dry_run else '', ref), 'PATCH', ref.path, query, body, MERGE)
+    return request('patch %s%s' % (ref, ' (dry run)' if dry_run else ''), 'PATCH', ref.path, query, body, MERGE)
 
 
 class NotOurs(Exception):

@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import json
 
 import pytest
 
@@ -21,9 +22,15 @@ MANAGER = 'ipmasq-agent'
 
 
 class ApiError(Exception):
+    """Shaped like the client's ApiException: status, reason, and the server's Status object as the body."""
+
+    REASONS = {403: 'Forbidden', 404: 'NotFound', 409: 'Conflict', 422: 'Invalid', 504: 'Timeout'}
+
     def __init__(self, status, msg):
         super(ApiError, self).__init__(msg)
-        self.status, self.msg = status, msg
+        self.status, self.msg, self.reason = status, msg, self.REASONS.get(status, 'Error')
+        self.body = json.dumps({'kind': 'Status', 'apiVersion': 'v1', 'metadata': {}, 'status': 'Failure',
+                                'message': msg, 'reason': self.reason, 'code': status})
 
 
 def _merge(live, patch):
@@ -261,9 +268,9 @@ def test_transport_over_the_client_helper():
             return fn(*args, **dict(kwargs, _request_timeout=7))
 
     request = K.transport(Cluster())
-    assert request('dry-run apply x', 'PATCH', '/p', {'b': '2', 'a': '1'}, {'k': 1}, K.APPLY) == {'kind': 'ConfigMap'}
+    assert request('apply x (dry run)', 'PATCH', '/p', {'b': '2', 'a': '1'}, {'k': 1}, K.APPLY) == {'kind': 'ConfigMap'}
     what, (args, kwargs) = seen
-    assert what == 'dry-run apply x'
+    assert what == 'apply x (dry run)'
     assert args == ('/p', 'PATCH', {}, [('a', '1'), ('b', '2')],
                     {'Accept': 'application/json', 'Content-Type': 'application/apply-patch+yaml'})
     assert kwargs['body'] == {'k': 1} and kwargs['response_type'] == 'object' and kwargs['_request_timeout'] == 7
