@@ -8,3 +8,9 @@ bench: setup
 .PHONY: bench-host
 bench-host: setup
 	$(PY) bench/bench_host.py
+
+# The role on a fleet (issue 12): converge, no-op re-runs and a ping play on the same podman hosts, in one run, as
+# ratios to the ping play, with module executions per host. Needs the test image (make image).
+.PHONY: bench-fleet
+bench-fleet: setup image
+	flock /tmp/ipmasq-heavy.lock $(PY) bench/bench_fleet.py --tasks
