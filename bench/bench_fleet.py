@@ -5,6 +5,8 @@ localhost/ipmasq-test:latest (`make image`), named ipmasq-bench-1..N and removed
 containers.podman connection and --forks 10, in this order:
   converge  ansible-playbook playbooks/site.yml on fresh hosts
   no-op     the same, twice more (nothing to change: the run fails here if a re-run reports a change)
+  (check)   each host: one jump to the agent's chain, timer and path unit active, the library equal to the
+            collection's files (not timed; the run fails otherwise)
   ping      a play that only runs ansible.builtin.ping on the same hosts (no facts), twice
 Each figure is the wall time of a whole ansible-playbook run (its start-up included, as a user pays it); the report
 gives the ratios no-op/ping and converge/ping (the median no-op and the median ping) and the module executions per
@@ -94,6 +96,29 @@ def recap_changed(stdout):
     return out
 
 
+# After the converge, on each host: the agent's jump in place, the timer and the path unit active, and the sha256 of
+# every installed library file (compared with the collection's own files).
+PROBE = ('iptables-save -t nat | grep -c -- "-j IP-MASQ-AGENT$"; systemctl is-active ip-masq-agent.timer ip-masq-agent.path; '
+         'cd /usr/local/lib/ip-masq-agent && find ipmasq -name "*.py" | sort | xargs sha256sum')
+
+
+def check_converged(names):
+    """Fail unless every host is in the state the converge should have left (a bench of a broken role is no bench)."""
+    import hashlib
+    lib = os.path.join(COLLECTIONS, 'ansible_collections', 'ipmasq', 'agent', 'plugins', 'module_utils')
+    want = []
+    for d, dirs, files in os.walk(os.path.join(lib, 'ipmasq')):
+        dirs[:] = [x for x in dirs if x != '__pycache__']
+        for name in files:
+            if name.endswith('.py'):
+                with open(os.path.join(d, name), 'rb') as f:
+                    want.append('%s  %s' % (hashlib.sha256(f.read()).hexdigest(), os.path.relpath(os.path.join(d, name), lib)))
+    for name in names:
+        out = podman('exec', name, 'sh', '-c', PROBE, check=False).stdout.splitlines()
+        if out[:3] != ['1', 'active', 'active'] or sorted(out[3:]) != sorted(want):
+            raise SystemExit('%s is not converged: %s' % (name, '\n'.join(out[:3])))
+
+
 def per_host(run):
     values = sorted(set(run['modules'].values()))
     return '/'.join(str(v) for v in values) if values else '0'
@@ -132,6 +157,7 @@ def main():
     try:
         start(names, args.image)
         runs.append(play('converge', site, inventory, args.forks, logs))
+        check_converged(names)
         for i in (1, 2):
             run = play('no-op %d' % i, site, inventory, args.forks, logs)
             if any(run['changed'].values()):

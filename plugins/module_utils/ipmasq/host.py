@@ -123,12 +123,13 @@ def read_record(path):
 
 
 def write_atomic(path, text, mode=0o644):
-    """Write a file by rename, never following a link at its path; fsync before the rename."""
+    """Write a file by rename, never following a link at its path; fsync before the rename. ``text`` may be bytes
+    (written as they are)."""
     import tempfile  # only when the record or the metrics change, not on a no-op sync
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix='.ip-masq-agent.', dir=directory)
     try:
-        with os.fdopen(fd, 'w') as f:
+        with os.fdopen(fd, 'wb' if isinstance(text, bytes) else 'w') as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
