@@ -258,10 +258,24 @@ def test_every_module_is_in_an_action_group(built):
     assert grouped <= set(modules), 'action groups name modules that do not exist: %s' % sorted(grouped - set(modules))
 
 
-GROUP_DEFAULTS = {  # options both host modules take; the IPv6 CIDR is valid only with ip_version both or ipv6
+GROUP_DEFAULTS = {  # options every host module takes; the IPv6 CIDR is valid only with ip_version both or ipv6
     'ip_version': 'both',
     'config': {'nonMasqueradeCIDRs': ['10.0.0.0/8', 'fd00:5eed::/32']},
 }
+
+
+def test_every_host_module_takes_the_shared_options(built, installed):
+    """A group's module_defaults go to every module of the group: each module of `host` takes the options the README
+    says to set there (the config keys, `config`, `ip_version`)."""
+    tarball, _members, work = built
+    env, _where = installed
+    groups = yaml.safe_load(read(tarball, 'meta/runtime.yml'))['action_groups']
+    assert groups['host']
+    for module in groups['host']:
+        fq = '%s.%s' % (COLLECTION, module.split('.')[-1])
+        options = set(ansible_doc(env, str(work), 'module', fq)[0]['doc']['options'])
+        shared = set(GROUP_DEFAULTS) | {'non_masquerade_cidrs', 'resync_interval', 'cidr_limit', 'masq_link_local'}
+        assert shared <= options, (fq, sorted(shared - options))
 
 
 def play_with_group_defaults(env, tmpdir, task, check, ns=None):
