@@ -910,7 +910,7 @@ class FakeApiServer(object):
                 self.stopped.wait(self.delay)
             if verb == 'watch':
                 return status(405, 'MethodNotAllowed', 'watch is not served by the stand-in')
-            dry = self._dry_run(method, query)
+            dry = self._dry_run(method, query, body)
             with self.lock:
                 if verb == 'list':
                     return self._list(res, ns, query)
@@ -935,8 +935,13 @@ class FakeApiServer(object):
         return {'POST': 'CreateOptions', 'PUT': 'UpdateOptions', 'PATCH': 'PatchOptions',
                 'DELETE': 'DeleteOptions'}[method] + '.meta.k8s.io'
 
-    def _dry_run(self, method, query):
+    def _dry_run(self, method, query, body):
         values = query.get('dryRun')
+        if method == 'DELETE' and body:  # kubectl sends DeleteOptions (with dryRun) in the body
+            try:
+                values = (values or []) + list((json.loads(body) or {}).get('dryRun') or [])
+            except (ValueError, AttributeError, TypeError):
+                pass  # answered by _delete
         if not values or method == 'GET':
             return False
         bad = [v for v in values if v != 'All']
@@ -967,6 +972,10 @@ class FakeApiServer(object):
     @staticmethod
     def _decode(body, headers):
         ctype = (headers.get('Content-Type') or '').split(';')[0].strip()
+        if 'protobuf' in ctype or 'cbor' in ctype:
+            raise ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted '
+                                                        'media types include: application/json, application/yaml '
+                                                        '(the stand-in does not decode %s)' % ctype)
         try:
             if ctype in ('application/yaml', 'application/apply-patch+yaml'):
                 return yaml.safe_load(body.decode() or 'null')
