@@ -76,7 +76,7 @@ options:
 notes:
   - Every write is sent with the field manager C(ipmasq-agent), so C(metadata.managedFields) shows the collection as
     the owner of what it set.
-  - In check mode every write is sent with C(dryRun=All): the API server validates and authorises it and stores
+  - In check mode every write is sent with C(dryRun=All), so the API server validates and authorises it and stores
     nothing, so a change the user may not make fails in check mode too.
   - An API server that cannot be reached, whose certificate is not trusted, that does not answer within
     O(request_timeout), or that answers with an error fails the task with a message that says which, with the
