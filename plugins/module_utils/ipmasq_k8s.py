@@ -1,126 +1,162 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ipmasq.agent contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Setting or removing one label on a Kubernetes Node, with optimistic concurrency.
+"""Setting or removing one label on a Kubernetes Node (the logic of k8s_node_label), and the label's defaults.
 
-The API object is injected: anything with ``read_node(name)`` returning a dict-like node (``metadata.labels``,
-``metadata.resourceVersion``) and ``patch_node(name, body)``, raising an exception with ``status`` (HTTP code) and
-``reason`` on errors, as the official Kubernetes client's ``CoreV1Api`` does. The patch carries the resourceVersion
-that was read, so a concurrent writer makes the API server answer 409 Conflict; we then read again and retry.
+``DEFAULT_KEY``/``DEFAULT_VALUE`` are the label the node_label role sets and the cluster DaemonSet selects nodes by.
+
+The node is read first; when the label already is as wanted nothing is written. Otherwise one JSON merge patch of
+just that label (``{"metadata": {"labels": {KEY: VALUE or null}}}``, as ``kubectl label`` sends) with NO
+resourceVersion precondition: a label write must not fail because the kubelet or a controller wrote the node's
+status in between. The patch goes with the field manager ``ipmasq-agent`` and, in check mode, ``dryRun=All``, so the
+API server validates and authorises it and the labels reported are the server's answer.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import re
+import time
+
+from ansible_collections.ipmasq.agent.plugins.module_utils.k8s_client import FIELD_MANAGER, K8sError
 
 DEFAULT_KEY = 'beta.kubernetes.io/masq-agent-ds-ready'
+# The label Kubernetes' own addon manifest (cluster/addons/ip-masq-agent) selects since 1.16
+ADDON_KEY = 'node.kubernetes.io/masq-agent-ds-ready'
 DEFAULT_VALUE = 'true'
 # Kubernetes label syntax: optional DNS-subdomain prefix "/" name; value up to 63 characters.
 _NAME = r'([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)'
 _KEY_RE = re.compile(r'^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?' + _NAME + '$')
 _VALUE_RE = re.compile(r'^(' + _NAME + ')?$')
+# A Node's name is a DNS-1123 subdomain (what the API server validates node names with)
+_NODE_RE = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
+MERGE_PATCH = 'application/merge-patch+json'
+# Answers worth trying again (after a pause): a conflict, or the server asking us to slow down
+_RETRY = (409, 429)
 
 
-class NodeLabelError(Exception):
-    def __init__(self, msg, status=None):
-        super(NodeLabelError, self).__init__(msg)
-        self.msg = msg
-        self.status = status
+class NodeLabelError(K8sError):
+    """A refused argument or a failed label change: ``msg`` for the user, ``status`` the HTTP code if any."""
 
 
 def validate_label(key, value, state='present'):
     if state == 'present' and value is None:
         raise NodeLabelError('value: a label value is required with state=present (use "" for an empty value)')
+    if not isinstance(key, str):
+        raise NodeLabelError('key: %r is not a valid Kubernetes label key (a string)' % (key,))
     prefix = key.split('/', 1)[0] if '/' in key else ''
     if not _KEY_RE.match(key) or len(prefix) > 253:
         raise NodeLabelError('key: %r is not a valid Kubernetes label key' % key)
-    if value is not None and (len(value) > 63 or not _VALUE_RE.match(value)):
+    if value is not None and (not isinstance(value, str) or len(value) > 63 or not _VALUE_RE.match(value)):
         raise NodeLabelError('value: %r is not a valid Kubernetes label value (63 characters at most, '
-                             'alphanumerics, "-", "_", "." inside)' % value)
+                             'alphanumerics, "-", "_", "." inside)' % (value,))
 
 
-def _get(obj, *path):
-    for p in path:
-        if obj is None:
-            return None
-        obj = obj.get(p) if isinstance(obj, dict) else getattr(obj, p, None)
-    return obj
+def label_value(value, state='present', option='value'):
+    """A label value as given in a task: strings as they are, YAML booleans as "true"/"false", integers as their digits.
 
-
-def plan(node, key, value, state):
-    """The labels patch needed (or None) for one node as read."""
-    labels = _get(node, 'metadata', 'labels') or {}
-    if state == 'present':
-        if labels.get(key) == value:
-            return None
-        return {key: value}
-    if key not in labels:
-        return None
-    return {key: None}
-
-
-def api_message(e):
-    """The message of the API server's answer: the `message` of its Status object, else the raw body or reason."""
-    body = getattr(e, 'body', None) or ''
-    if isinstance(body, bytes):
-        body = body.decode('utf-8', 'replace')
-    try:
-        obj = json.loads(body)
-    except ValueError:
-        obj = None
-    if isinstance(obj, dict) and obj.get('kind') == 'Status' and obj.get('message'):
-        return obj['message']
-    return body.strip() or (getattr(e, 'reason', '') or '')
-
-
-def _explain(e, name, action):
-    status = getattr(e, 'status', None)
-    reason = getattr(e, 'reason', '') or ''
-    body = api_message(e)
-    if status == 404:
-        return NodeLabelError('node %r does not exist (404 NotFound from the API server); check the node name '
-                              '(node_label_node_name)' % name, status)
-    if status == 403:
-        return NodeLabelError('the API server refused to %s node %r (403 Forbidden): the kubeconfig\'s user needs '
-                              '"get" and "patch" on nodes (API server: %s)' % (action, name, body), status)
-    if status == 401:
-        return NodeLabelError('the API server did not accept the credentials (401 Unauthorized) when trying to %s '
-                              'node %r' % (action, name), status)
-    return NodeLabelError('%s node %r failed: %s %s: %s' % (action, name, status, reason, body), status)
-
-
-def ensure_label(api, name, key, value, state='present', check_mode=False, retries=5):
-    """Make the label present (with the value) or absent. Returns (changed, labels before, labels after)."""
-    validate_label(key, value if state == 'present' else None, state)
-    for _attempt in range(retries + 1):
-        try:
-            node = api.read_node(name)
-        except Exception as e:  # the client's ApiException, or urllib3 errors
-            if getattr(e, 'status', None) is None:
-                raise NodeLabelError('cannot reach the API server to read node %r: %s' % (name, e))
-            raise _explain(e, name, 'read')
-        before = dict(_get(node, 'metadata', 'labels') or {})
-        patch = plan(node, key, value, state)
-        if patch is None:
-            return False, before, before
-        after = dict(before)
+    None with state=present and anything else (lists, mappings, floats) are refused, naming ``option``.
+    """
+    if value is None:
         if state == 'present':
-            after[key] = value
-        else:
-            after.pop(key, None)
-        if check_mode:
-            return True, before, after
-        body = {'metadata': {'labels': patch, 'resourceVersion': _get(node, 'metadata', 'resourceVersion')}}
+            raise NodeLabelError('%s: a label value is required with state=present, got null (use "" for an empty '
+                                 'value)' % option)
+        return None
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, int):
+        return str(value)
+    if not isinstance(value, str):
+        raise NodeLabelError('%s: a label value is a string, got %s %r' % (option, type(value).__name__, value))
+    return value
+
+
+def validate_node_name(name, option='name'):
+    """Refuse what cannot be a Node's name before any request (an empty name would read the node LIST)."""
+    if name is None or not str(name).strip():
+        raise NodeLabelError('%s: the node name is empty; give the Kubernetes node name' % option)
+    if len(name) > 253 or not _NODE_RE.match(name):
+        raise NodeLabelError("%s: %r is not a valid Kubernetes node name (lowercase letters, digits, '-' and '.', "
+                             "253 characters at most)" % (option, name))
+
+
+def _labels(node):
+    meta = (node or {}).get('metadata') or {}
+    return dict(meta.get('labels') or {})
+
+
+def plan(labels, key, value, state):
+    """The labels patch needed (or None) for a node with these labels."""
+    if state == 'present':
+        return None if labels.get(key) == value else {key: value}
+    return {key: None} if key in labels else None
+
+
+def patch_node(cluster, name, body, dry_run=None):
+    """PATCH the node with a JSON merge patch (the generated client would send a strategic-merge patch)."""
+    query = [('fieldManager', FIELD_MANAGER)]
+    if dry_run:
+        query.append(('dryRun', dry_run))
+    what = "patch node '%s'%s" % (name, ' (dry run: check mode)' if dry_run else '')
+    return cluster.call(what, cluster.api_client.call_api, '/api/v1/nodes/{name}', 'PATCH', {'name': name}, query,
+                        {'Accept': 'application/json', 'Content-Type': MERGE_PATCH}, body=body,
+                        response_type='object', auth_settings=['BearerToken'], _return_http_data_only=True,
+                        _preload_content=True)
+
+
+def _gone(name, state, result):
+    if state == 'absent':
+        result['warnings'].append("node '%s' does not exist (404 NotFound from the API server): nothing to remove"
+                                  % name)
+        return result
+    raise NodeLabelError("node '%s' does not exist (404 NotFound from the API server): check the node name" % name,
+                         404)
+
+
+def ensure_label(cluster, name, key, value, state='present', check_mode=False, retries=5, sleep=time.sleep):
+    """Make the label present (with the value) or absent on node ``name`` through ``cluster`` (a k8s_client Cluster).
+
+    Returns a dict: changed, before and after (the node's labels; None when the node does not exist), warnings.
+    Raises NodeLabelError (a K8sError) on refused arguments or API failures.
+    """
+    validate_node_name(name)
+    validate_label(key, value if state == 'present' else None, state)
+    if retries < 0:
+        raise NodeLabelError('retries: must be 0 or more, got %d' % retries)
+    result = dict(changed=False, before=None, after=None, warnings=[])
+    try:
+        node = cluster.call("read node '%s'" % name, cluster.core.read_node, name)
+    except K8sError as e:
+        if e.status == 404:
+            return _gone(name, state, result)
+        raise _hint(e)
+    before = _labels(cluster.to_dict(node))
+    result.update(before=before, after=before)
+    patch = plan(before, key, value, state)
+    if patch is None:
+        return result
+    body = {'metadata': {'labels': patch}}
+    attempt = 0
+    while True:
         try:
-            api.patch_node(name, body)
-            return True, before, after
-        except Exception as e:
-            if getattr(e, 'status', None) == 409:
-                continue  # someone else wrote the node since we read it: read again
-            if getattr(e, 'status', None) is None:
-                raise NodeLabelError('cannot reach the API server to patch node %r: %s' % (name, e))
-            raise _explain(e, name, 'patch')
-    raise NodeLabelError('node %r kept changing under us: %d conflicts (409) in a row' % (name, retries + 1), 409)
+            answer = patch_node(cluster, name, body, 'All' if check_mode else None)
+            break
+        except K8sError as e:
+            if e.status == 404:
+                return _gone(name, state, dict(result, before=None, after=None))
+            if e.status not in _RETRY:
+                raise _hint(e)
+            if attempt >= retries:
+                raise NodeLabelError('%s; still so after %d attempt%s' % (e.msg, attempt + 1, '' if attempt == 0 else 's'),
+                                     e.status)
+            sleep(min(0.5 * 2 ** attempt, 8.0))  # back off: 0.5, 1, 2, 4, 8, 8 ... seconds
+            attempt += 1
+    result.update(changed=True, after=_labels(answer))
+    return result
+
+
+def _hint(e):
+    if e.status == 403:
+        return NodeLabelError('%s; labelling needs "get" and "patch" on nodes' % e.msg, e.status)
+    return e
