@@ -58,7 +58,10 @@ SIMPLIFICATIONS (the stand-in's own, not the real server's):
   "." entry is listed whenever the manager owns a key in it. managedFields sent by clients are ignored.
 - Unknown fields are kept, not pruned; fieldValidation is accepted and not enforced. No watch, no Table output (kubectl
   prints from the list), no subresources, no generateName, label selectors (=, ==, !=, exists, !exists) and field
-  selectors metadata.name/metadata.namespace only. Deleting a namespace removes it and its objects at once.
+  selectors metadata.name/metadata.namespace only; limit/continue are ignored (one page). Deleting removes the object
+  at once (propagationPolicy is not looked at; a namespace goes with its objects). Request bodies must be JSON or YAML:
+  a protobuf or CBOR body is 415 (so `kubectl create configmap|secret ...`, which sends protobuf, does not work here;
+  `kubectl create -f` and `apply` send JSON).
 - Strategic merge patch knows the merge keys of the pod template lists (containers, volumes, env, volumeMounts,
   ports, ...) and the directives $patch, $retainKeys, $setElementOrder, $deleteFromPrimitiveList.
 - 400 for a bad dryRun value carries the validation's wording.
