@@ -144,14 +144,13 @@ def test_no_credentials_is_anonymous_403_and_a_bad_token_is_401(api):
     code, body = raw(api, 'GET', '/api/v1/nodes', token='no-such-token')
     assert code == 401 and body['reason'] == 'Unauthorized'
     # the official client without a token: the same 403
-    core, _ = python_client(api, token=None)
+    core = python_client(api, token=None)[0]
     with pytest.raises(ApiException) as e:
         core.read_node('node-a')
     assert e.value.status == 403 and 'User "system:anonymous" cannot get resource "nodes"' in body_of(e.value)[
         'message']
     bad = api.kubeconfig(str(api.tmp / 'kc-bad'), token='no-such-token')
-    assert 'error: You must be logged in to the server' in err(kubectl(api, 'get', 'nodes',
-                                                                                     kubeconfig=bad))
+    assert 'error: You must be logged in to the server' in err(kubectl(api, 'get', 'nodes', kubeconfig=bad))
 
 
 def test_empty_name_is_the_collection(api):
@@ -184,7 +183,7 @@ def test_server_dry_run_checks_everything_and_stores_nothing(api):
     assert ok(kubectl(api, 'delete', '--dry-run=server', 'cm', '-n', NS, 'ip-masq-agent')).startswith(
         'configmap "ip-masq-agent" deleted')
     # the answer is what the write would return
-    core, _ = python_client(api)
+    core = python_client(api)[0]
     cm = core.read_namespaced_config_map('ip-masq-agent', NS)
     cm.data['extra'] = 'x'
     answer = core.replace_namespaced_config_map('ip-masq-agent', NS, cm, dry_run='All')
@@ -218,7 +217,7 @@ def test_invalid_labels_are_422_with_the_real_causes(api):
                 '{"metadata":{"labels":{"a":"bad value!"}}}')
     assert err(p) == ('The ConfigMap "ip-masq-agent" is invalid: metadata.labels: Invalid value: "bad value!": '
                       + LABEL_MSG)
-    core, _ = python_client(api)
+    core = python_client(api)[0]
     with pytest.raises(ApiException) as e:
         core.patch_node('node-a', {'metadata': {'labels': {'example.com/ok': 'x' * 64, 'a/b/c': 'v'}}})
     body = body_of(e.value)
@@ -238,7 +237,7 @@ def test_configmap_create_replace_delete_and_validation(api):
     """Observed on the real server: ConfigMap POST 201 / 409 AlreadyExists, PUT without resourceVersion is an
     unconditional update and with a stale one 409, invalid data keys and more than 1 MiB 422, a missing namespace
     404, a namespace other than the URL's 400, DELETE answers a Status Success and then 404."""
-    core, _ = python_client(api)
+    core = python_client(api)[0]
     body = {'metadata': {'name': 'cm1'}, 'data': {'a': '1'}}
     created = core.create_namespaced_config_map(NS, body)
     assert created.metadata.namespace == NS and created.metadata.uid and created.metadata.generation is None
@@ -304,7 +303,7 @@ def test_daemonset_defaults_generation_and_validation(api):
     """Observed on the real server: a DaemonSet comes back with the server's defaults, generation 1 and +1 only when
     the spec changes; selector/template mismatch, missing containers or image are 422, the selector is immutable."""
     assert ok(kubectl(api, 'apply', '-f', '-', stdin=DS)) == 'daemonset.apps/ip-masq-agent created'
-    _, apps = python_client(api)
+    apps = python_client(api)[1]
     ds = apps.read_namespaced_daemon_set('ip-masq-agent', NS)
     assert ds.metadata.generation == 1 and ds.status.number_ready == 0
     assert ds.spec.update_strategy.type == 'RollingUpdate' and ds.spec.revision_history_limit == 10
@@ -335,7 +334,7 @@ def test_daemonset_defaults_generation_and_validation(api):
     p = kubectl(api, 'create', '-f', '-', stdin=two.replace('        image: registry.k8s.io/networking/'
                                                             'ip-masq-agent:v2.9.3\n', ''))
     assert err(p) == 'The DaemonSet "two" is invalid: spec.template.spec.containers[0].image: Required value'
-    _, apps = python_client(api)
+    apps = python_client(api)[1]
     with pytest.raises(ApiException) as e:
         apps.create_namespaced_daemon_set(NS, {'metadata': {'name': 'three'}, 'spec': {
             'selector': {'matchLabels': {'a': 'b'}}, 'template': {'metadata': {'labels': {'a': 'b'}},
@@ -357,7 +356,7 @@ def test_rename_through_a_patch_is_400(api):
         p = kubectl(api, 'patch', 'ds', '-n', NS, 'ip-masq-agent', '--type', kind, '-p', body)
         assert err(p) == ('Error from server (BadRequest): the name of the object (x) does not match the name on the '
                           'URL (ip-masq-agent)'), kind
-    core, _ = python_client(api)
+    core = python_client(api)[0]
     with pytest.raises(ApiException) as e:
         core.patch_node('node-a', {'metadata': {'name': 'node-z'}})
     assert e.value.status == 400 and body_of(e.value)['message'] == (
@@ -370,7 +369,7 @@ def test_field_managers_are_recorded(api):
     """Observed on the real server: managedFields name the fieldManager query parameter, else the User-Agent up to its
     first '/': the Python client is "OpenAPI-Generator"; kubectl's create, label, client-side apply and server-side
     apply managers; an over-long fieldManager is 422."""
-    core, _ = python_client(api)
+    core = python_client(api)[0]
     core.create_namespaced_config_map(NS, {'metadata': {'name': 'py'}, 'data': {'k': 'v'}})
     entry = stored_cm(api, 'py')['metadata']['managedFields'][0]
     assert (entry['manager'], entry['operation'], entry['apiVersion'], entry['fieldsType']) == \
@@ -384,8 +383,8 @@ def test_field_managers_are_recorded(api):
         'f:metadata': {'f:labels': {'.': {}, 'f:tier': {}}}}
     ok(kubectl(api, 'apply', '-f', '-', stdin=DS))
     assert managers(api.daemonsets[(NS, 'ip-masq-agent')]) == [('kubectl-client-side-apply', 'Update')]
-    ok(kubectl(api, 'apply', '--server-side', '-f', '-', stdin=DS.replace('name: ip-masq-agent\n  namespace',
-                                                                           'name: ssa\n  namespace')))
+    ssa = DS.replace('name: ip-masq-agent\n  namespace', 'name: ssa\n  namespace')
+    ok(kubectl(api, 'apply', '--server-side', '-f', '-', stdin=ssa))
     assert managers(api.daemonsets[(NS, 'ssa')]) == [('kubectl', 'Apply')]
     core.patch_namespaced_config_map('py', NS, {'data': {'k': 'w'}}, field_manager='my-tool')
     assert managers(stored_cm(api, 'py')) == [('my-tool', 'Update')]  # k moved to my-tool, nothing left for the other
@@ -417,7 +416,7 @@ def test_server_side_apply(api):
     code, body = raw(api, 'PATCH', path + '?fieldManager=deployer', yaml_body, ctype='application/apply-patch+yaml')
     assert code == 200 and body['metadata']['resourceVersion'] == rv
     # another manager takes "two" with an update; applying a different value for it conflicts
-    core, _ = python_client(api)
+    core = python_client(api)[0]
     core.patch_namespaced_config_map('ip-masq-agent', NS, {'data': {'two': 'mine'}}, field_manager='editor')
     applied['data']['two'] = '22'
     code, body = raw(api, 'PATCH', path + '?fieldManager=deployer', applied, ctype='application/apply-patch+yaml')
@@ -456,14 +455,14 @@ def test_per_resource_tokens_and_the_real_forbidden_messages(api):
     p = kubectl(api, 'get', 'nodes', kubeconfig=cm_only)
     assert err(p) == ('Error from server (Forbidden): nodes is forbidden: User "cm-only" cannot list resource "nodes" '
                       'in API group "" at the cluster scope')
-    core, _ = python_client(api, token='viewer-token')
+    core = python_client(api, token='viewer-token')[0]
     with pytest.raises(ApiException) as e:
         core.patch_namespaced_config_map('ip-masq-agent', NS, {'data': {'a': 'b'}}, dry_run='All')
     assert e.value.status == 403 and body_of(e.value)['message'] == (
         'configmaps "ip-masq-agent" is forbidden: User "viewer" cannot patch resource "configmaps" in API group "" in '
         'the namespace "kube-system"')
     assert body_of(e.value)['details'] == {'name': 'ip-masq-agent', 'kind': 'configmaps'}
-    _, apps = python_client(api, token='cm-only')
+    apps = python_client(api, token='cm-only')[1]
     with pytest.raises(ApiException) as e:
         apps.delete_namespaced_daemon_set('ip-masq-agent', NS)
     assert e.value.status == 403 and body_of(e.value)['details'] == {'name': 'ip-masq-agent', 'group': 'apps',
@@ -483,7 +482,7 @@ def test_etcd_down_answers_504_without_kind(api):
         'reason': 'Timeout', 'details': {}, 'code': 504}
     assert raw(api, 'GET', '/api/v1')[0] == 200
     assert raw(api, 'GET', '/api/v1/nodes', token='no-such-token')[0] == 401
-    core, _ = python_client(api)
+    core = python_client(api)[0]
     with pytest.raises(ApiException) as e:
         core.patch_node('node-a', {'metadata': {'labels': {'a': 'b'}}})
     assert e.value.status == 504 and 'kind' not in body_of(e.value)
@@ -496,7 +495,7 @@ def test_delay_holds_responses_until_stop(api):
     """The stand-in's own hook: `delay` holds every resource response, so a client's request timeout can be tested;
     stop() releases the held requests at once."""
     api.delay = 600
-    core, _ = python_client(api)
+    core = python_client(api)[0]
     with pytest.raises(Exception) as e:  # the client takes an int or a (connect, read) tuple; a float is ignored
         core.read_node('node-a', _request_timeout=(5, 1))
     assert 'timed out' in str(e.value).lower()
@@ -512,7 +511,7 @@ def test_delay_holds_responses_until_stop(api):
 def test_a_steady_writer_moves_the_node_on(api):
     """The stand-in's own hook (like the kubelet's status updates, observed on real clusters): writer(name, interval)
     keeps writing the node's status; a patch carrying a resourceVersion read before the write is a 409."""
-    core, _ = python_client(api)
+    core = python_client(api)[0]
     rv = core.read_node('node-a').metadata.resource_version
     w = api.writer('node-a', 0.01)
     while w.writes < 2:

@@ -183,8 +183,8 @@ def go_value(value):
 
 class FieldError(object):
     TYPES = {'Invalid': ('FieldValueInvalid', 'Invalid value'), 'Required': ('FieldValueRequired', 'Required value'),
-             'TooLong': ('FieldValueTooLong', 'Too long'), 'NotSupported': ('FieldValueNotSupported',
-                                                                           'Unsupported value'),
+             'TooLong': ('FieldValueTooLong', 'Too long'),
+             'NotSupported': ('FieldValueNotSupported', 'Unsupported value'),
              'Forbidden': ('FieldValueForbidden', 'Forbidden')}
 
     def __init__(self, kind, field, value=None, detail=''):
@@ -1507,8 +1507,7 @@ def validate_daemonset(ds, current):
     else:
         errs.extend(validate_labels(sel.get('matchLabels'), 'spec.selector.matchLabels'))
     if not _selector_matches(sel, tlabels):
-        errs.append(FieldError('Invalid', 'spec.template.metadata.labels', _Raw(go_value(tlabels) if tlabels
-                                                                                 else 'map[string]string(nil)'),
+        errs.append(FieldError('Invalid', 'spec.template.metadata.labels', _Raw(go_value(tlabels)),
                                '`selector` does not match template `labels`'))
     if sel is not None and not (sel.get('matchLabels') or sel.get('matchExpressions')):
         errs.append(FieldError('Invalid', 'spec.selector', _selector_go(sel), 'empty selector is invalid for daemonset'))
