@@ -201,6 +201,7 @@ def test_server_dry_run_checks_everything_and_stores_nothing(api):
     viewer = api.kubeconfig(str(api.tmp / 'kc-viewer'), token='viewer-token')
     assert 'cannot patch resource "configmaps"' in err(kubectl(api, 'label', '--dry-run=server', 'cm', '-n', NS,
                                                                'ip-masq-agent', 'a=b', kubeconfig=viewer))
+    assert api.requests[-1][0] == 'PATCH' and api.requests[-1][4]['dryRun'] == ['All']  # the parsed query
     code, body = raw(api, 'PATCH', '/api/v1/namespaces/kube-system/configmaps/ip-masq-agent?dryRun=Yes',
                      {'metadata': {'labels': {'a': 'b'}}}, ctype='application/merge-patch+json')
     assert code == 400 and body['reason'] == 'BadRequest' and 'dryRun' in body['message']
@@ -392,6 +393,11 @@ def test_field_managers_are_recorded(api):
         core.patch_namespaced_config_map('py', NS, {'data': {'k': 'x'}}, field_manager='m' * 129)
     assert e.value.status == 422 and body_of(e.value)['message'] == (
         'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Too long: must have at most 128 bytes')
+    code, body = raw(api, 'POST', '/api/v1/namespaces/kube-system/configmaps?fieldManager=bell%07',
+                     {'metadata': {'name': 'bell'}})
+    assert code == 422 and body['message'] == ('CreateOptions.meta.k8s.io "" is invalid: fieldManager: Invalid value: '
+                                               '"bell\\a": invalid character U+0007 (at position 4)')
+    assert stored_cm(api, 'bell') is None
 
 
 def test_server_side_apply(api):

@@ -163,10 +163,29 @@ def now():
 
 
 # --- field errors (k8s.io/apimachinery/pkg/util/validation/field), with the real wording ----------------------
+GO_ESCAPES = {'\a': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v',
+              '"': '\\"', '\\': '\\\\'}
+
+
+def go_quote(s):
+    """Go's strconv.Quote (%q)."""
+    out = []
+    for ch in s:
+        if ch in GO_ESCAPES:
+            out.append(GO_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7f:
+            out.append('\\x%02x' % ord(ch))
+        elif not ch.isprintable():
+            out.append('\\u%04x' % ord(ch) if ord(ch) < 0x10000 else '\\U%08x' % ord(ch))
+        else:
+            out.append(ch)
+    return '"' + ''.join(out) + '"'
+
+
 def go_value(value):
     """The value as Go's field.Error prints it (%q for strings, %#v for maps)."""
     if isinstance(value, str):
-        return json.dumps(value)
+        return go_quote(value)
     if isinstance(value, bool):
         return 'true' if value else 'false'
     if isinstance(value, (int, float)):
@@ -176,7 +195,7 @@ def go_value(value):
     if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
         if not value:
             return 'map[string]string(nil)'
-        return 'map[string]string{%s}' % ', '.join('%s:%s' % (json.dumps(k), json.dumps(v))
+        return 'map[string]string{%s}' % ', '.join('%s:%s' % (go_quote(k), go_quote(v))
                                                    for k, v in sorted(value.items()))
     return json.dumps(value, sort_keys=True)
 
