@@ -28,9 +28,10 @@ GPL3 = '/usr/share/common-licenses/GPL-3'  # Debian's base-files: the text COPYI
 # Anything else (a new tool directory, an image recipe) is development tooling: add it to build_ignore in galaxy.yml.
 SHIPPED_TOP = {'plugins', 'roles', 'playbooks', 'meta', 'docs', 'changelogs', 'bin', 'tests', 'README.md', 'COPYING',
                'CHANGELOG.rst', 'CHANGELOG.md', 'MANIFEST.json', 'FILES.json', 'requirements.txt', 'bindep.txt'}
-# tests/ subtrees that run from the installed collection (ansible-test units / sanity); the other tiers need this
-# checkout's harness (root, network namespaces, podman, tests/lib, tests/stand_ins).
-SHIPPED_TESTS = {'unit', 'sanity', 'config.yml'}
+# tests/ subtrees that run from the installed collection (ansible-test units / sanity), and the Kubernetes API
+# stand-in the unit tests import (shipped only with a test that imports it: see the import test); the other tiers
+# need this checkout's harness (root, network namespaces, podman, tests/lib).
+SHIPPED_TESTS = {'unit', 'sanity', 'config.yml', 'stand_ins'}
 
 
 def run(argv, env, cwd):
@@ -243,6 +244,34 @@ def test_ansible_doc_every_module_and_role(built, installed):
                 else:
                     assert doc['entry_points'].get('main', {}).get('options'), 'no argument spec for main'
                 run([os.path.join(BIN, 'ansible-doc'), '-t', kind, fq], env, str(work))  # the text a user reads
+            except AssertionError as e:
+                failures.append('%s %s: %s' % (kind, fq, str(e).split('\nassert ')[0]))
+    assert not failures, '\n\n'.join(failures)
+
+
+# plugin directories ansible-doc documents (action, module_utils, doc_fragments, terminal... have no docs of their own)
+DOCUMENTED_PLUGINS = ('filter', 'test', 'lookup', 'callback', 'inventory', 'connection', 'become', 'cache', 'vars',
+                      'strategy', 'shell')
+
+
+def test_ansible_doc_every_other_plugin(built, installed):
+    """Filters, lookups, callbacks... found in the tarball: each file's plugins are listed by ansible-doc, and each
+    listed plugin's documentation loads from the installed collection."""
+    _tarball, members, work = built
+    env, _where = installed
+    kinds = sorted(set(n.split('/')[1] for n in files(members) if n.startswith('plugins/') and n.endswith('.py')
+                       and not n.endswith('/__init__.py')) & set(DOCUMENTED_PLUGINS))
+    failures = []
+    for kind in kinds:
+        listed = json.loads(run([os.path.join(BIN, 'ansible-doc'), '--json', '-l', '-t', kind, COLLECTION], env,
+                                str(work)).stdout)
+        if not listed:
+            failures.append('%s plugins in the tarball, none listed by ansible-doc -t %s -l' % (kind, kind))
+        for fq in sorted(listed):
+            try:
+                doc, stderr = ansible_doc(env, str(work), kind, fq)
+                assert 'WARNING' not in stderr and 'ERROR' not in stderr, stderr
+                assert doc['doc'].get('short_description') and doc.get('examples'), 'incomplete documentation'
             except AssertionError as e:
                 failures.append('%s %s: %s' % (kind, fq, str(e).split('\nassert ')[0]))
     assert not failures, '\n\n'.join(failures)
