@@ -13,8 +13,9 @@ module is the source of truth for the fields it sends, and takes them over from 
 apply). The object is first applied with ``dryRun=All`` and the server's answer compared with the live object, so the
 server's defaulting (updateStrategy, imagePullPolicy, ...) and any admission webhooks are part of the prediction, a
 field the module no longer sends is removed as the real apply would remove it, and a permission refusal (403) shows in
-check mode too. Only when the two differ is the apply sent for real (not in check mode). An unchanged object costs a
-GET and a dry-run PATCH, and nothing is written.
+check mode too. Only when the two differ, or the field manager does not yet own what it applies (an object equal to
+ours that ``kubectl`` wrote: taking it over is a write), is the apply sent for real (not in check mode). An unchanged
+object costs a GET and a dry-run PATCH, and nothing is written.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -133,7 +134,8 @@ def ensure_applied(request, ref, desired, field_manager, check_mode):
     """Make the fields in ``desired`` (a whole manifest) what the object says; see the module docstring."""
     live = read(request, ref)
     predicted = apply(request, ref, desired, field_manager, dry_run='All')
-    if live is not None and comparable(live) == comparable(predicted):
+    if live is not None and comparable(live) == comparable(predicted) and \
+            owned_fields(live, field_manager) == owned_fields(predicted, field_manager):
         return Outcome(False, live, live, 'none')
     action = 'create' if live is None else 'update'
     if check_mode:

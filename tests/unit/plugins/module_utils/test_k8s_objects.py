@@ -170,6 +170,15 @@ def test_create_then_nothing_written_the_second_time():
     assert api.objects[CM.path]['metadata']['resourceVersion'] == rv
 
 
+def test_an_equal_object_written_by_someone_else_is_taken_over_once():
+    api = FakeApi()
+    api.put(CM.path, cm('a\n'))  # kubectl wrote exactly what we want
+    out = K.ensure_applied(api, CM, cm('a\n'), MANAGER, check_mode=False)
+    assert out.changed and len(api.writes()) == 1 and MANAGER in K.owners(api.objects[CM.path])
+    assert not K.ensure_applied(api, CM, cm('a\n'), MANAGER, check_mode=False).changed
+    assert len(api.writes()) == 1
+
+
 def test_check_mode_asks_for_a_dry_run_and_stores_nothing():
     api = FakeApi()
     api.put(CM.path, cm('old\n', other='kept'))
