@@ -299,6 +299,21 @@ def test_kubectl_create_get_apply_label_delete_configmap(api):
         'Error from server (NotFound): configmaps "ip-masq-agent" not found'
 
 
+def test_kubectl_imperative_create_sends_protobuf(api):
+    """Observed with the real kubectl: `kubectl create configmap|namespace` send protobuf bodies, which the real server
+    decodes; the stand-in decodes these two kinds (and answers 415 for other protobuf bodies, its own limit)."""
+    assert ok(kubectl(api, 'create', 'namespace', 'masq')) == 'namespace/masq created'
+    assert ok(kubectl(api, 'create', 'configmap', 'imp', '-n', 'masq', '--from-literal=a=b')) == 'configmap/imp created'
+    assert api.requests[-1][2] == 'application/vnd.kubernetes.protobuf'
+    got = json.loads(ok(kubectl(api, 'get', 'cm', 'imp', '-n', 'masq', '-o', 'json')))
+    assert got['data'] == {'a': 'b'} and set(got['metadata']) == {'name', 'namespace', 'uid', 'resourceVersion',
+                                                                  'creationTimestamp'}
+    assert api.namespaces['masq']['metadata']['labels'] == {'kubernetes.io/metadata.name': 'masq'}
+    code, body = raw(api, 'POST', '/apis/apps/v1/namespaces/masq/daemonsets', b'k8s\x00\x0a\x00',
+                     ctype='application/vnd.kubernetes.protobuf')
+    assert code == 415 and body['reason'] == 'UnsupportedMediaType' and api.daemonsets == {}
+
+
 # --- DaemonSets ---------------------------------------------------------------------------------------------------
 def test_daemonset_defaults_generation_and_validation(api):
     """Observed on the real server: a DaemonSet comes back with the server's defaults, generation 1 and +1 only when

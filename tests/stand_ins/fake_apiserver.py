@@ -59,9 +59,10 @@ SIMPLIFICATIONS (the stand-in's own, not the real server's):
 - Unknown fields are kept, not pruned; fieldValidation is accepted and not enforced. No watch, no Table output (kubectl
   prints from the list), no subresources, no generateName, label selectors (=, ==, !=, exists, !exists) and field
   selectors metadata.name/metadata.namespace only; limit/continue are ignored (one page). Deleting removes the object
-  at once (propagationPolicy is not looked at; a namespace goes with its objects). Request bodies must be JSON or YAML:
-  a protobuf or CBOR body is 415 (so `kubectl create configmap|secret ...`, which sends protobuf, does not work here;
-  `kubectl create -f` and `apply` send JSON).
+  at once (propagationPolicy is not looked at; a namespace goes with its objects). Request bodies are JSON or YAML;
+  protobuf only for a v1 ConfigMap or Namespace (kubectl's imperative `create configmap|namespace` send it); any other
+  protobuf or CBOR body is 415 (e.g. `kubectl create deployment|secret ...`; `kubectl create -f` and `apply` send
+  JSON).
 - Strategic merge patch knows the merge keys of the pod template lists (containers, volumes, env, volumeMounts,
   ports, ...) and the directives $patch, $retainKeys, $setElementOrder, $deleteFromPrimitiveList.
 - 400 for a bad dryRun value carries the validation's wording.
@@ -994,6 +995,10 @@ class FakeApiServer(object):
     @staticmethod
     def _decode(body, headers):
         ctype = (headers.get('Content-Type') or '').split(';')[0].strip()
+        if ctype == 'application/vnd.kubernetes.protobuf':
+            obj = decode_protobuf(body)
+            if obj is not None:
+                return obj
         if 'protobuf' in ctype or 'cbor' in ctype:
             raise ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted '
                                                         'media types include: application/json, application/yaml '
@@ -1405,6 +1410,80 @@ class FakeApiServer(object):
                 pass
 
         return Handler
+
+
+# --- protobuf bodies (kubectl's imperative `create configmap|namespace` send them) -------------------------------
+def _pb_fields(buf):
+    i = 0
+    while i < len(buf):
+        key, i = _pb_varint(buf, i)
+        num, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _pb_varint(buf, i)
+        elif wire == 2:
+            n, i = _pb_varint(buf, i)
+            value, i = buf[i:i + n], i + n
+        elif wire == 1:
+            value, i = buf[i:i + 8], i + 8
+        elif wire == 5:
+            value, i = buf[i:i + 4], i + 4
+        else:
+            raise ValueError('unsupported protobuf wire type %d' % wire)
+        yield num, value
+
+
+def _pb_varint(buf, i):
+    shift = result = 0
+    while True:
+        b = buf[i]
+        i += 1
+        result |= (b & 0x7f) << shift
+        shift += 7
+        if not b & 0x80:
+            return result, i
+
+
+def _pb_map(entry, binary=False):
+    kv = dict(_pb_fields(entry))
+    value = kv.get(2, b'')
+    return kv.get(1, b'').decode(), base64.b64encode(value).decode() if binary else value.decode()
+
+
+def _pb_object_meta(buf):
+    meta = {}
+    for num, v in _pb_fields(buf):
+        if num in (1, 2, 3, 6) and v:
+            meta[{1: 'name', 2: 'generateName', 3: 'namespace', 6: 'resourceVersion'}[num]] = v.decode()
+        elif num in (11, 12):
+            k, val = _pb_map(v)
+            meta.setdefault('labels' if num == 11 else 'annotations', {})[k] = val
+    return meta
+
+
+def decode_protobuf(body):
+    """A k8s protobuf envelope holding a v1 ConfigMap or Namespace, as JSON would carry it; None for anything else."""
+    if not body.startswith(b'k8s\x00'):
+        return None
+    try:
+        unknown = dict(_pb_fields(body[4:]))
+        type_meta = dict(_pb_fields(unknown.get(1, b'')))
+        api_version, kind = type_meta.get(1, b'').decode(), type_meta.get(2, b'').decode()
+        if api_version != 'v1' or kind not in ('ConfigMap', 'Namespace'):
+            return None
+        obj = {'apiVersion': api_version, 'kind': kind, 'metadata': {}}
+        for num, v in _pb_fields(unknown.get(2, b'')):
+            if num == 1:
+                obj['metadata'] = _pb_object_meta(v)
+            elif kind == 'ConfigMap' and num in (2, 3):
+                k, val = _pb_map(v, binary=num == 3)
+                obj.setdefault('data' if num == 2 else 'binaryData', {})[k] = val
+            elif kind == 'ConfigMap' and num == 4:
+                obj['immutable'] = bool(v)
+            elif kind == 'Namespace' and num == 2:
+                obj['spec'] = {'finalizers': [f.decode() for n, f in _pb_fields(v) if n == 1]}
+        return obj
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
 
 
 # --- the resources' own defaults and validation --------------------------------------------------------------
