@@ -293,18 +293,27 @@ GROUP_DEFAULTS = {  # options every host module takes; the IPv6 CIDR is valid on
 }
 
 
-def test_every_host_module_takes_the_shared_options(built, installed):
-    """A group's module_defaults go to every module of the group: each module of `host` takes the options the README
-    says to set there (the config keys, `config`, `ip_version`)."""
+# what the README says to set through each module_defaults group: options every module of the group takes
+SHARED_OPTIONS = {
+    'host': set(GROUP_DEFAULTS) | {'non_masquerade_cidrs', 'resync_interval', 'cidr_limit', 'masq_link_local'},
+    'k8s': {'kubeconfig', 'context', 'host', 'api_key', 'ca_cert', 'client_cert', 'client_key', 'validate_certs',
+            'proxy', 'request_timeout'},
+}
+
+
+def test_every_grouped_module_takes_the_shared_options(built, installed):
+    """A group's module_defaults go to every module of the group: each module of `host` and `k8s` takes the options
+    the README says to set there."""
     tarball, _members, work = built
     env, _where = installed
     groups = yaml.safe_load(read(tarball, 'meta/runtime.yml'))['action_groups']
-    assert groups['host']
-    for module in groups['host']:
-        fq = '%s.%s' % (COLLECTION, module.split('.')[-1])
-        options = set(ansible_doc(env, str(work), 'module', fq)[0]['doc']['options'])
-        shared = set(GROUP_DEFAULTS) | {'non_masquerade_cidrs', 'resync_interval', 'cidr_limit', 'masq_link_local'}
-        assert shared <= options, (fq, sorted(shared - options))
+    assert set(SHARED_OPTIONS) <= set(groups)
+    for group, shared in sorted(SHARED_OPTIONS.items()):
+        assert groups[group], group
+        for module in groups[group]:
+            fq = '%s.%s' % (COLLECTION, module.split('.')[-1])
+            options = set(ansible_doc(env, str(work), 'module', fq)[0]['doc']['options'])
+            assert shared <= options, (group, fq, sorted(shared - options))
 
 
 def play_with_group_defaults(env, tmpdir, task, check, ns=None):
@@ -356,3 +365,35 @@ def test_group_defaults_reach_ip_masq_chain(installed, ns_nft, tmp_path):
     assert any('-d fd00:5eed::/32 ' in line for line in r['rules']['ipv6']), r['rules']
     assert any('-d 10.0.0.0/8 ' in line for line in r['rules']['ipv4']), r['rules']
     assert (ns_nft.save('ipv4'), ns_nft.save('ipv6')) == before
+
+
+def test_group_defaults_reach_every_k8s_module(built, installed, tmp_path):
+    """`module_defaults: {group/ipmasq.agent.k8s: {kubeconfig: ...}}` reaches every module of the group: no task names
+    a kubeconfig, and each fails naming the one the defaults give (a file that does not exist), before any request."""
+    tarball, _members, _work = built
+    env, _where = installed
+    groups = yaml.safe_load(read(tarball, 'meta/runtime.yml'))['action_groups']
+    kubeconfig = str(tmp_path / 'no-such-kubeconfig')
+    tasks = []
+    for module in groups['k8s']:
+        fq = '%s.%s' % (COLLECTION, module.split('.')[-1])
+        options = ansible_doc(env, str(tmp_path), 'module', fq)[0]['doc']['options']
+        required = dict((k, v) for k, v in options.items() if v.get('required'))
+        assert all(v.get('type', 'str') == 'str' for v in required.values()), (fq, required)
+        tasks.append({fq: dict((k, 'worker-1') for k in required), 'register': 'r_%d' % len(tasks),
+                      'ignore_errors': True})
+    out = str(tmp_path / 'results.json')
+    results = '[%s]' % ', '.join('r_%d' % i for i in range(len(tasks)))
+    tasks.append({'ansible.builtin.copy': {'content': '{{ %s | to_json }}' % results, 'dest': out}, 'check_mode': False})
+    playbook = [{'name': 'k8s group defaults', 'hosts': 'localhost', 'gather_facts': False,
+                 'module_defaults': {'group/ipmasq.agent.k8s': {'kubeconfig': kubeconfig}}, 'tasks': tasks}]
+    path = str(tmp_path / 'play.yml')
+    with open(path, 'w') as f:
+        yaml.safe_dump(playbook, f)
+    run([os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', '--check', path],
+        dict(env, ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp')), str(tmp_path))
+    with open(out) as f:
+        results = json.load(f)
+    assert len(results) == len(groups['k8s'])
+    for module, r in zip(groups['k8s'], results):
+        assert r.get('failed') and kubeconfig in r.get('msg', ''), (module, r)
