@@ -12,7 +12,7 @@ DOCUMENTATION = r'''
 ---
 module: k8s_ip_masq_config
 short_description: Manage the ip-masq-agent ConfigMap of a Kubernetes cluster
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - Writes the agent config into the ConfigMap that upstream's ip-masq-agent DaemonSet mounts (by default key
     C(config) of C(kube-system/ip-masq-agent)); GKE's and Cloud Composer's managed agent reads the same ConfigMap.

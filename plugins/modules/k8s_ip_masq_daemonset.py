@@ -12,7 +12,7 @@ DOCUMENTATION = r'''
 ---
 module: k8s_ip_masq_daemonset
 short_description: Deploy upstream's ip-masq-agent DaemonSet on a self-managed Kubernetes cluster
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - Deploys the DaemonSet that kubernetes-sigs/ip-masq-agent ships (C(ip-masq-agent.yaml), v2.12) - host network,
     capabilities C(NET_ADMIN) and C(NET_RAW) (not privileged), the ConfigMap's key mounted as

@@ -197,3 +197,13 @@ def test_self_managed_daemonset_selects_the_node_label_roles_nodes(api):
     r, rc, err = cluster(api, cluster_daemonset=True, cluster_state='absent')
     assert rc == 0 and r["Remove upstream's DaemonSet"]['changed'] and r[CM_TASK]['changed'], err
     assert get(api, DS_PATH) is None and get(api, CM_PATH) is None
+
+
+def test_a_dead_etcd_is_a_readable_failure(api):
+    api.etcd_down = True  # every resource request: 504 with the real body (no kind), after etcd_timeout
+    r, rc, _err = cluster(api, cluster_config=CONFIG)
+    t = r[CM_TASK]
+    assert rc != 0 and t['failed'] and t['status'] == 504, t
+    assert t['msg'].startswith('the API server failed to read ConfigMap kube-system/ip-masq-agent (504 Timeout): '
+                               'Timeout: request did not complete'), t['msg']
+    assert '{' not in t['msg'] and writes(api) == []
