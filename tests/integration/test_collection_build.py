@@ -115,8 +115,8 @@ def test_no_checkout_state_or_dev_tooling(built):
     tests = set(name.split('/')[1] for name in names if name.startswith('tests/'))
     assert tests <= SHIPPED_TESTS, 'test tiers that cannot run from the installed collection: %s' % sorted(
         tests - SHIPPED_TESTS)
-    junk = [n for n in names if set(n.split('/')) & {'.cache', '.venv', '.git', '__pycache__', '.pytest_cache',
-                                                      'output'} or n.endswith(('.pyc', '.tar.gz'))]
+    state = {'.cache', '.venv', '.git', '__pycache__', '.pytest_cache', 'output'}
+    junk = [n for n in names if set(n.split('/')) & state or n.endswith(('.pyc', '.tar.gz'))]
     assert not junk, junk
 
 
@@ -245,7 +245,7 @@ def test_ansible_doc_every_module_and_role(built, installed):
                     assert doc['entry_points'].get('main', {}).get('options'), 'no argument spec for main'
                 run([os.path.join(BIN, 'ansible-doc'), '-t', kind, fq], env, str(work))  # the text a user reads
             except AssertionError as e:
-                failures.append('%s %s: %s' % (kind, fq, str(e).split('\nassert ')[0]))
+                failures.append('%s %s: %s' % (kind, fq, str(e).split('\nassert ', maxsplit=1)[0]))
     assert not failures, '\n\n'.join(failures)
 
 
@@ -273,7 +273,7 @@ def test_ansible_doc_every_other_plugin(built, installed):
                 assert 'WARNING' not in stderr and 'ERROR' not in stderr, stderr
                 assert doc['doc'].get('short_description') and doc.get('examples'), 'incomplete documentation'
             except AssertionError as e:
-                failures.append('%s %s: %s' % (kind, fq, str(e).split('\nassert ')[0]))
+                failures.append('%s %s: %s' % (kind, fq, str(e).split('\nassert ', maxsplit=1)[0]))
     assert not failures, '\n\n'.join(failures)
 
 
