@@ -7,6 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib.util
+import os
+
 import pytest
 
 from ansible_collections.ipmasq.agent.plugins.module_utils import ipmasq_k8s as K
@@ -14,7 +17,18 @@ from ansible_collections.ipmasq.agent.plugins.module_utils import k8s_client as 
 
 kubernetes = pytest.importorskip('kubernetes', reason='the Kubernetes Python client (tests/unit/requirements.txt)')
 
-from tests.stand_ins.fake_apiserver import FakeApiServer  # noqa: E402  pylint: disable=wrong-import-position
+
+def _stand_in():
+    """tests/stand_ins/fake_apiserver.py by its path (the collection's tests directory is no importable package under
+    ansible-test units)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'stand_ins', 'fake_apiserver.py')
+    spec = importlib.util.spec_from_file_location('ipmasq_fake_apiserver', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+FakeApiServer = _stand_in().FakeApiServer
 
 KEY = K.DEFAULT_KEY
 
