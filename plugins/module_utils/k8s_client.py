@@ -277,28 +277,31 @@ def connect(module):
             module.fail_json(msg='%s: the file %s does not exist' % (option, p[option]))
     host = (p.get('host') or '').rstrip('/')
     cfg = k8s_client.Configuration()
-    try:
-        if host and (p.get('api_key') or (p.get('client_cert') and p.get('client_key'))):
-            pass  # enough to authenticate: no file needed
-        elif p.get('kubeconfig') or p.get('context') or not _in_cluster():
-            option = 'kubeconfig' if p.get('kubeconfig') else None
-            path = p.get('kubeconfig') or os.environ.get('KUBECONFIG') or DEFAULT_KUBECONFIG
-            files = _kubeconfig_files(path)
-            if option is None and not any(os.path.exists(f) for f in files):
-                if p.get('context'):
-                    module.fail_json(msg="context: the default kubeconfig file %s does not exist (context '%s')"
-                                         % (os.pathsep.join(files), p['context']))
-                module.fail_json(msg='no Kubernetes configuration: the default kubeconfig file %s does not exist, this '
-                                     'is not a pod with a service account, and no host with api_key was given'
-                                     % os.pathsep.join(files))
-            _check_kubeconfig(module, [f for f in files if option or os.path.exists(f)], option or 'kubeconfig',
-                              p.get('context'))
-            k8s_config.load_kube_config(config_file=os.pathsep.join(files), context=p.get('context'),
-                                        client_configuration=cfg, persist_config=False)
-        else:
-            k8s_config.load_incluster_config(client_configuration=cfg)
-    except k8s_config.ConfigException as e:
-        module.fail_json(msg='kubeconfig: cannot use the Kubernetes configuration: %s' % _one_line(e))
+    if host and (p.get('api_key') or (p.get('client_cert') and p.get('client_key'))):
+        load = None  # enough to authenticate: no file needed
+    elif p.get('kubeconfig') or p.get('context') or not _in_cluster():
+        option = 'kubeconfig' if p.get('kubeconfig') else None
+        files = _kubeconfig_files(p.get('kubeconfig') or os.environ.get('KUBECONFIG') or DEFAULT_KUBECONFIG)
+        if option is None and not any(os.path.exists(f) for f in files):
+            if p.get('context'):
+                module.fail_json(msg="context: the default kubeconfig file %s does not exist (context '%s')"
+                                     % (os.pathsep.join(files), p['context']))
+            module.fail_json(msg='no Kubernetes configuration: the default kubeconfig file %s does not exist, this '
+                                 'is not a pod with a service account, and no host with api_key was given'
+                                 % os.pathsep.join(files))
+        _check_kubeconfig(module, [f for f in files if option or os.path.exists(f)], option or 'kubeconfig',
+                          p.get('context'))
+        source = 'kubeconfig: cannot use %s' % os.pathsep.join(files)
+        load = (k8s_config.load_kube_config, dict(config_file=os.pathsep.join(files), context=p.get('context'),
+                                                  client_configuration=cfg, persist_config=False))
+    else:
+        source = "cannot use the pod's service account (in-cluster configuration)"
+        load = (k8s_config.load_incluster_config, dict(client_configuration=cfg))
+    if load is not None:
+        try:
+            load[0](**load[1])
+        except Exception as e:  # ConfigException, and what a broken file makes the loader raise (base64, YAML types)
+            module.fail_json(msg='%s: %s' % (source, _one_line(e)))
     if host:
         cfg.host = host
     if p.get('api_key'):

@@ -230,6 +230,15 @@ def test_empty_invalid_and_foreign_kubeconfigs(tmp_path):
         % foreign
 
 
+def test_a_kubeconfig_the_client_cannot_use_is_named(tmp_path):
+    path = tmp_path / 'kc'
+    path.write_text(json.dumps({'apiVersion': 'v1', 'kind': 'Config', 'current-context': 'nowhere',
+                                'clusters': [{'name': 'c', 'cluster': {'server': 'https://127.0.0.1:1'}}],
+                                'contexts': [{'name': 'x', 'context': {'cluster': 'c', 'user': 'u'}}], 'users': []}))
+    msg = failure({'kubeconfig': str(path)})
+    assert msg.startswith('kubeconfig: cannot use %s: ' % path) and 'nowhere' in msg
+
+
 def test_unknown_context_lists_the_known_ones(tmp_path, server):
     path = kubeconfig(tmp_path / 'kc', server.url, contexts=('prod', 'dev'), current='dev')
     assert failure({'kubeconfig': path, 'context': 'stage'}) == \
