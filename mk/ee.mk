@@ -6,3 +6,9 @@ ee: setup
 
 ee-image: setup
 	@bash scripts/build-ee.sh
+
+# The tier: about 3 minutes from nothing (docs/execution-environment.md), one test in the summary.
+TEST_TIERS += test-ee
+.PHONY: test-ee
+test-ee: setup
+	@bash tests/ee/run-ee.sh

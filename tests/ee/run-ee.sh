@@ -34,8 +34,8 @@ t=$(date +%s)
 EE_IMAGE=$(bash scripts/build-ee.sh)
 step "EE $EE_IMAGE ready in $(since "$t")"
 t=$(date +%s)
-bash scripts/build-image.sh >/dev/null
-podman build --quiet --pull=never --build-arg NODE_BASE=localhost/ipmasq-test:latest \
+NODE_BASE=$(bash scripts/build-image.sh bookworm)
+podman build --quiet --pull=never --build-arg NODE_BASE="$NODE_BASE" \
   -t localhost/ipmasq-ee-node:latest ee/node >/dev/null
 step "node image ready in $(since "$t")"
 podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' |
