@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: resync_seconds
 short_description: The resync interval of an ip-masq-agent config, in seconds
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - Validates an agent config (a mapping of upstream's keys) as M(ipmasq.agent.ip_masq_config) does, and returns its
     C(resyncInterval) in seconds (upstream's default C(60s) when it is not set). An invalid config fails, naming the

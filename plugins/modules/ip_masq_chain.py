@@ -92,7 +92,6 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - Needs the Python libraries PyYAML and netaddr on the target (Debian C(python3-yaml), C(python3-netaddr)).
   - Rules are compared parsed, not as text, because iptables-save reorders matches and rewrites values.
   - Counters. With C(iptables-nft) counters live on each rule and a write cannot touch other chains' counters. With
     C(iptables-legacy) a write replaces the whole nat table in the kernel; measured with iptables 1.8.9, the counters
@@ -184,14 +183,14 @@ rules_saved:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq import engine, glue
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq import engine, glue, install
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.errors import ConfigError, HostError
 from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq.host import write_atomic
 
 
 def write_args(module, path, argv):
     """The host program's argument file; True when it changed (or would)."""
-    text = '# ip-masq-agent arguments, written by ipmasq.agent.ip_masq_chain\n' + ''.join(a + '\n' for a in argv)
+    text = install.args_text(argv)
     try:
         with open(path) as f:
             if f.read(65536) == text:

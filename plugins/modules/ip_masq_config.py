@@ -71,7 +71,6 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ipmasq.agent.attributes
 notes:
-  - Needs PyYAML and netaddr on the target (Debian C(python3-yaml), C(python3-netaddr)).
   - Only the keys given are written, so upstream's defaults (and the host program's C(--nomasq-all-reserved-ranges))
     apply to the others; upstream's agent ignores keys it does not know.
   - When not given, O(owner) and O(group) default to the user and group the module runs as (root with C(become)) and

@@ -12,7 +12,7 @@ DOCUMENTATION = r'''
 ---
 module: ip_masq_host
 short_description: The ip-masq-agent host program, its library, units, arguments and rules, in one execution
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - Checks everything the C(ip-masq-agent) host program needs on a host in one module execution, and changes only
     what differs, with a diff per part. The role M(ipmasq.agent.ip_masq_agent) calls it; the config file itself is
@@ -97,7 +97,12 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - Run it as root. Needs PyYAML and netaddr on the target for the rules (Debian C(python3-yaml), C(python3-netaddr)).
+  - Run it as root.
+requirements:
+  - PyYAML (Debian C(python3-yaml)) and netaddr (Debian C(python3-netaddr)) on the target, for the rules; when one is
+    missing the module reports it in RV(missing) (O(on_missing=report)) or fails naming it (V(fail))
+  - C(iptables-save) and C(iptables-restore) (C(ip6tables-*) for IPv6), or C(nft) for the nftables backend, and
+    C(systemctl), on the target
 seealso:
   - module: ipmasq.agent.ip_masq_chain
   - module: ipmasq.agent.ip_masq_config

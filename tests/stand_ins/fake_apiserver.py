@@ -1,4 +1,4 @@
-"""A stand-in for the Kubernetes API server, FOR TESTS ONLY (not shipped: galaxy.yml build_ignore has tests/stand_ins).
+"""A stand-in for the Kubernetes API server, FOR TESTS ONLY (shipped beside tests/unit, whose Kubernetes tests import it).
 
 No kube-apiserver, k3s or kind can run on the machines this project is tested on, so the tests talk to this instead.
 It is not a Kubernetes API server: it serves nodes, namespaces, configmaps and apps/v1 daemonsets for the calls the
