@@ -7,7 +7,7 @@ ROOT=$PWD
 CACHE=$ROOT/.cache
 mkdir -p "$CACHE"
 
-APT_PACKAGES="iptables iproute2 nftables podman runc mmdebstrap shellcheck conntrack socat git make python3-venv rsync python3-yaml python3-netaddr"
+APT_PACKAGES="iptables iproute2 nftables podman runc mmdebstrap shellcheck conntrack socat git make python3-venv rsync python3-yaml python3-netaddr openssh-client"
 stamp_ok() { [ -f "$CACHE/$1.stamp" ] && [ "$(cat "$CACHE/$1.stamp")" = "$2" ]; }
 
 if ! stamp_ok apt "$APT_PACKAGES" || ! command -v iptables-legacy >/dev/null; then
