@@ -170,6 +170,11 @@ def test_self_managed_daemonset_selects_the_node_label_roles_nodes(api):
               'roles': [{'role': 'ipmasq.agent.cluster', 'vars': {
                   'cluster_kubeconfig': api.kc, 'cluster_daemonset': True, 'cluster_config': CONFIG,
                   'cluster_ip_version': 'both', 'cluster_random_fully': False}}]}]
+    tasks, rc, err = play(api, plays, check=True)
+    t = [h for name, h in tasks.items() if name.endswith(DS_TASK)][0]['localhost']
+    assert rc == 0 and t['changed'] and t['operation'] == 'create', err
+    assert 'imagePullPolicy: IfNotPresent' in t['diff']['after']  # the server's dry-run answer, defaults included
+    assert get(api, DS_PATH) is None and writes(api) == [] and writes(api, DS_PATH, dry=True)
     tasks, rc, err = play(api, plays)
     assert rc == 0, err
     ds = get(api, DS_PATH)

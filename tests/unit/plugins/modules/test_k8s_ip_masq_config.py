@@ -143,8 +143,8 @@ def test_ipv6_and_reserved_ranges_flags_are_what_the_checks_assume(run):
 def test_refusal_shows_in_check_mode(run):
     api = FakeApi()
     api.fail[('PATCH', CM.path, True)] = (403, 'configmaps "ip-masq-agent" is forbidden: User "viewer" cannot '
-                                                'patch resource "configmaps" in API group "" in the namespace '
-                                                '"kube-system"')
+                                               'patch resource "configmaps" in API group "" in the namespace '
+                                               '"kube-system"')
     r = run({'config': {}}, api, check_mode=True)
     assert r['failed'] and r['status'] == 403 and 'cannot patch resource "configmaps"' in r['msg']
     assert api.objects == {}
