@@ -90,4 +90,7 @@ if ! podman image exists "$EE_IMAGE"; then
   log "EE built in $(($(date +%s) - start))s"
 fi
 podman tag "$EE_IMAGE" localhost/ipmasq-ee:latest
+# Earlier builds of this script (each collection change makes one) are dropped: only this one and :latest stay.
+podman image ls --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/ipmasq-ee:' |
+  grep -vxF -e "$EE_IMAGE" -e localhost/ipmasq-ee:latest | xargs -r podman rmi >/dev/null 2>&1 || true
 echo "$EE_IMAGE"
