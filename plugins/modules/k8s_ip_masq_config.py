@@ -147,7 +147,7 @@ from ansible_collections.ipmasq.agent.plugins.module_utils.k8s_client import (
     AUTH_ARG_SPEC, FIELD_MANAGER, K8sError, connect)
 
 # The keys of upstream's MasqConfig: what upstream's and GKE's agent read from the ConfigMap.
-UPSTREAM_KEYS = ('nonMasqueradeCIDRs', 'cidrLimit', 'masqLinkLocal', 'masqLinkLocalIPv6', 'resyncInterval')
+UPSTREAM_KEYS = tuple(f.key for f in FILE_FIELDS if f.upstream)
 # Checked here, not written: a guard on the config, not a setting of the agent.
 GUARD_KEYS = ('requiredCIDRs',)
 

@@ -148,7 +148,7 @@ from ansible_collections.ipmasq.agent.plugins.module_utils.k8s_client import (
     AUTH_ARG_SPEC, FIELD_MANAGER, K8sError, connect)
 
 # The runtime rows whose flag upstream's binary takes under the same name; ip_version is --enable-ipv6 (both).
-UPSTREAM_FLAGS = ('chain', 'nomasq_all_reserved_ranges', 'random_fully', 'to_ports')
+UPSTREAM_FLAGS = tuple(f.name for f in RUNTIME_FIELDS if f.upstream)
 APP = 'ip-masq-agent'
 CONFIG_DIR = '/etc/config'
 CONFIG_FILE = 'ip-masq-agent'  # upstream's binary reads /etc/config/ip-masq-agent

@@ -40,7 +40,7 @@ _PORTS = re.compile(r'([0-9]{1,5})(?:-([0-9]{1,5}))?')
 class Field(object):
     """One knob. ``key``: config-file key (file scope); ``flag``: host-program flag (runtime scope)."""
 
-    def __init__(self, name, kind, default=None, key=None, flag=None, choices=None):
+    def __init__(self, name, kind, default=None, key=None, flag=None, choices=None, upstream=False):
         self.name = name
         self.kind = kind
         self.default = default
@@ -48,6 +48,8 @@ class Field(object):
         self.flag = flag
         self.choices = choices
         self.scope = FILE if key else RUNTIME
+        # upstream's MasqConfig key or flag (v2.12): what upstream's image and GKE's managed agent read
+        self.upstream = upstream
 
     def initial(self):
         return list(self.default) if isinstance(self.default, (list, tuple)) else self.default
@@ -55,11 +57,11 @@ class Field(object):
 
 FIELDS = (
     # upstream's MasqConfig (the config file)
-    Field('non_masquerade_cidrs', 'cidrs', None, key='nonMasqueradeCIDRs'),
-    Field('cidr_limit', 'count', 64, key='cidrLimit'),
-    Field('masq_link_local', 'bool', False, key='masqLinkLocal'),
-    Field('masq_link_local_ipv6', 'bool', False, key='masqLinkLocalIPv6'),
-    Field('resync_interval', 'duration', '60s', key='resyncInterval'),
+    Field('non_masquerade_cidrs', 'cidrs', None, key='nonMasqueradeCIDRs', upstream=True),
+    Field('cidr_limit', 'count', 64, key='cidrLimit', upstream=True),
+    Field('masq_link_local', 'bool', False, key='masqLinkLocal', upstream=True),
+    Field('masq_link_local_ipv6', 'bool', False, key='masqLinkLocalIPv6', upstream=True),
+    Field('resync_interval', 'duration', '60s', key='resyncInterval', upstream=True),
     # ipmasq.agent's extensions of the file (upstream ignores unknown keys)
     Field('masquerade_cidrs', 'cidrs', None, key='masqueradeCIDRs'),
     Field('snat_to_source', 'address4', None, key='snatToSource'),
@@ -71,11 +73,11 @@ FIELDS = (
     Field('masquerade_source_cidrs', 'cidrs', None, key='masqueradeSourceCIDRs'),
     Field('skip_dnat', 'bool', False, key='skipDNAT'),
     # upstream's flags, then ours
-    Field('chain', 'chain', 'IP-MASQ-AGENT', flag='--masq-chain'),
-    Field('nomasq_all_reserved_ranges', 'bool', False, flag='--nomasq-all-reserved-ranges'),
+    Field('chain', 'chain', 'IP-MASQ-AGENT', flag='--masq-chain', upstream=True),
+    Field('nomasq_all_reserved_ranges', 'bool', False, flag='--nomasq-all-reserved-ranges', upstream=True),
     Field('ip_version', 'choice', 'ipv4', flag='--ip-version', choices=('ipv4', 'ipv6', 'both')),
-    Field('random_fully', 'bool', True, flag='--random-fully'),
-    Field('to_ports', 'ports', '', flag='--to-ports'),
+    Field('random_fully', 'bool', True, flag='--random-fully', upstream=True),
+    Field('to_ports', 'ports', '', flag='--to-ports', upstream=True),
     Field('backend', 'choice', 'iptables', flag='--backend', choices=('iptables', 'nftables', 'auto')),
     Field('wait', 'seconds', 10, flag='--wait'),
     Field('lock_file', 'path', '/run/ip-masq-agent.lock', flag='--lock-file'),

@@ -46,6 +46,14 @@ def test_defaults_match_upstream():
     assert s.given == {} and s.warnings == [] and s.file_mapping() == {} and s.argv() == []
 
 
+def test_upstream_rows_are_upstream_v2_12s_config_keys_and_flags():
+    """The rows marked upstream: what upstream's image and GKE's agent read (the cluster modules write only these)."""
+    assert [f.key for f in spec.FILE_FIELDS if f.upstream] == [
+        'nonMasqueradeCIDRs', 'cidrLimit', 'masqLinkLocal', 'masqLinkLocalIPv6', 'resyncInterval']
+    assert [f.flag for f in spec.RUNTIME_FIELDS if f.upstream] == [
+        '--masq-chain', '--nomasq-all-reserved-ranges', '--random-fully', '--to-ports']
+
+
 def test_reserved_ranges_default_list():
     assert Settings().cidrs() == list(spec.RFC1918_CIDRS)
     assert settings(nomasq_all_reserved_ranges=True).cidrs() == list(spec.RFC1918_CIDRS) + RESERVED
