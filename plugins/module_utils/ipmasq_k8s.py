@@ -19,7 +19,7 @@ __metaclass__ = type
 import re
 import time
 
-from ansible_collections.ipmasq.agent.plugins.module_utils.k8s_client import FIELD_MANAGER, K8sError
+from ansible_collections.ipmasq.agent.plugins.module_utils.k8s_client import FIELD_MANAGER, K8sError, send
 
 DEFAULT_KEY = 'beta.kubernetes.io/masq-agent-ds-ready'
 # The label Kubernetes' own addon manifest (cluster/addons/ip-masq-agent) selects since 1.16
@@ -99,10 +99,8 @@ def patch_node(cluster, name, body, dry_run=None):
     if dry_run:
         query.append(('dryRun', dry_run))
     what = "patch node '%s'%s" % (name, ' (dry run: check mode)' if dry_run else '')
-    return cluster.call(what, cluster.api_client.call_api, '/api/v1/nodes/{name}', 'PATCH', {'name': name}, query,
-                        {'Accept': 'application/json', 'Content-Type': MERGE_PATCH}, body=body,
-                        response_type='object', auth_settings=['BearerToken'], _return_http_data_only=True,
-                        _preload_content=True)
+    return cluster.call(what, send, cluster.api_client, '/api/v1/nodes/' + name, 'PATCH', query,
+                        {'Accept': 'application/json', 'Content-Type': MERGE_PATCH}, body=body)
 
 
 def _gone(name, state, result):

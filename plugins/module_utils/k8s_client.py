@@ -31,6 +31,7 @@ try:
     import yaml
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
+    from kubernetes.client.exceptions import ApiException
     from kubernetes.config import incluster_config
 
     HAS_KUBERNETES = True
@@ -195,6 +196,30 @@ def explain(exc, what, host=None, timeout=None):
     if 'ProxyError' in names:
         return K8sError('cannot reach the API server%s through the proxy: %s (trying to %s)' % (at, _one_line(text), what))
     return K8sError('cannot %s: %s' % (what, _one_line(text or type(inner).__name__)))
+
+
+def send(api_client, resource_path, method, query, headers, body=None, _request_timeout=None):
+    """One request by path (any resource, any patch content type) through ``api_client``; the JSON answer as plain
+    data, an ``ApiException`` (``status``, ``reason``, ``body``) for an HTTP error. The client changed its
+    ``ApiClient.call_api`` in release 37 (``param_serialize`` then ``call_api(method, url, ...)``, which no longer
+    raises on HTTP errors nor decodes the answer); both generations are served here, so that the modules do not
+    depend on which one is installed."""
+    if not hasattr(api_client, 'param_serialize'):  # kubernetes < 37
+        return api_client.call_api(resource_path, method, {}, query, headers, body=body, response_type='object',
+                                   auth_settings=['BearerToken'], _return_http_data_only=True, _preload_content=True,
+                                   _request_timeout=_request_timeout)
+    method, url, headers, body, post = api_client.param_serialize(method, resource_path, query_params=query,
+                                                                  header_params=headers, body=body,
+                                                                  auth_settings=['BearerToken'])
+    answer = api_client.call_api(method, url, header_params=headers, body=body, post_params=post,
+                                 _request_timeout=_request_timeout)
+    data = answer.read()
+    text = data.decode('utf-8', 'replace') if isinstance(data, bytes) else (data or '')
+    if not 200 <= answer.status <= 299:
+        error = ApiException(status=answer.status, reason=answer.reason)
+        error.body = text
+        raise error
+    return json.loads(text) if text.strip() else None
 
 
 class Cluster(object):

@@ -24,6 +24,8 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.ipmasq.agent.plugins.module_utils.k8s_client import send
+
 APPLY = 'application/apply-patch+yaml'  # a JSON body is YAML: the client sends it as JSON
 MERGE = 'application/merge-patch+json'
 # What the server sets on every write, and is not part of what the object says.
@@ -51,9 +53,8 @@ def transport(cluster):
     type, the answer as a dict), under ``cluster.call`` (request timeout, every failure a K8sError)."""
     def request(what, method, path, query=None, body=None, content_type=None):
         headers = {'Accept': 'application/json', 'Content-Type': content_type or 'application/json'}
-        return cluster.call(what, cluster.api_client.call_api, path, method, {}, sorted((query or {}).items()),
-                            headers, body=body, response_type='object', auth_settings=['BearerToken'],
-                            _return_http_data_only=True, _preload_content=True)
+        return cluster.call(what, send, cluster.api_client, path, method, sorted((query or {}).items()), headers,
+                            body=body)
     return request
 
 

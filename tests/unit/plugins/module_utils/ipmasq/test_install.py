@@ -35,44 +35,6 @@ def test_package_files_are_the_checkouts_package():
     assert files == checkout_files()
 
 
-# ansible's module dependency finder needs the collection loader installed: done in a child process, so that this
-# test session's imports stay as they are
-FINDER = r'''
-import datetime, hashlib, io, json, sys, zipfile
-from ansible.executor import module_common
-from ansible._internal._ansiballz._builder import ExtensionManager
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-_AnsibleCollectionFinder(paths=[sys.argv[1]])._install()
-with open(sys.argv[2], 'rb') as f:
-    data = f.read()
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, 'w') as zf:
-    module_common.recursive_finder('ip_masq_host', 'ansible_collections.ipmasq.agent.plugins.modules.ip_masq_host',
-                                   data, zf, datetime.datetime(2026, 1, 1), ExtensionManager())
-prefix = 'ansible_collections/ipmasq/agent/plugins/module_utils/'
-with zipfile.ZipFile(buf) as zf:
-    print(json.dumps(dict((n[len(prefix):], hashlib.sha256(zf.read(n)).hexdigest()) for n in zf.namelist()
-                          if n.startswith(prefix + 'ipmasq/'))))
-'''
-
-
-def test_the_modules_payload_carries_every_file_of_the_package(tmp_path):
-    """ip_masq_host installs the package from its own AnsiballZ payload: ansible's own dependency finder must put
-    every file of the package in it, as it is in the checkout."""
-    import hashlib
-    import json
-    import subprocess
-    import sys
-    collections = tmp_path / 'collections' / 'ansible_collections' / 'ipmasq'
-    collections.mkdir(parents=True)
-    os.symlink(ROOT, str(collections / 'agent'))
-    out = subprocess.run([sys.executable, '-c', FINDER, str(tmp_path / 'collections'),
-                          os.path.join(ROOT, 'plugins', 'modules', 'ip_masq_host.py')],
-                         capture_output=True, text=True, check=True).stdout
-    want = dict((name, hashlib.sha256(data).hexdigest()) for name, data in checkout_files().items())
-    assert json.loads(out) == want
-
-
 def test_args_text_is_what_ip_masq_chain_writes(tmp_path):
     class Module(object):
         check_mode = False
