@@ -7,7 +7,9 @@ ROOT=$PWD
 CACHE=$ROOT/.cache
 mkdir -p "$CACHE"
 
-APT_PACKAGES="iptables iproute2 nftables podman runc mmdebstrap shellcheck conntrack socat git make python3-venv rsync python3-yaml python3-netaddr openssh-client"
+# debian-archive-keyring: installing it upgrades an older one to the version with trixie's keys (2023.3+deb12u2,
+# Debian 12.11), which build-image.sh needs to check the trixie image's packages.
+APT_PACKAGES="debian-archive-keyring iptables iproute2 nftables podman runc mmdebstrap shellcheck conntrack socat git make python3-venv rsync python3-yaml python3-netaddr openssh-client"
 stamp_ok() { [ -f "$CACHE/$1.stamp" ] && [ "$(cat "$CACHE/$1.stamp")" = "$2" ]; }
 
 if ! stamp_ok apt "$APT_PACKAGES" || ! command -v iptables-legacy >/dev/null; then
