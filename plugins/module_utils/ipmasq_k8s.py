@@ -93,6 +93,12 @@ def plan(labels, key, value, state):
     return {key: None} if key in labels else None
 
 
+def read_node(cluster, name):
+    """The node as plain data."""
+    return cluster.call("read node '%s'" % name, send, cluster.api_client, '/api/v1/nodes/' + name, 'GET', [],
+                        {'Accept': 'application/json'})
+
+
 def patch_node(cluster, name, body, dry_run=None):
     """PATCH the node with a JSON merge patch (the generated client would send a strategic-merge patch)."""
     query = [('fieldManager', FIELD_MANAGER)]
@@ -124,12 +130,12 @@ def ensure_label(cluster, name, key, value, state='present', check_mode=False, r
         raise NodeLabelError('retries: must be 0 or more, got %d' % retries)
     result = dict(changed=False, before=None, after=None, warnings=[])
     try:
-        node = cluster.call("read node '%s'" % name, cluster.core.read_node, name)
+        node = read_node(cluster, name)
     except K8sError as e:
         if e.status == 404:
             return _gone(name, state, result)
         raise _hint(e)
-    before = _labels(cluster.to_dict(node))
+    before = _labels(node)
     result.update(before=before, after=before)
     patch = plan(before, key, value, state)
     if patch is None:

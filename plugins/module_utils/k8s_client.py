@@ -223,7 +223,7 @@ def send(api_client, resource_path, method, query, headers, body=None, _request_
 
 
 class Cluster(object):
-    """A connected API client: ``api_client``, ``core`` (CoreV1Api), ``apps`` (AppsV1Api), ``host``,
+    """A connected API client: ``api_client`` (requests go through ``send``), ``host``,
     ``request_timeout`` (seconds) and ``timeout``, the value to pass as ``_request_timeout`` (connect and read
     timeouts; the client ignores a plain float)."""
 
@@ -232,8 +232,6 @@ class Cluster(object):
         self.host = api_client.configuration.host
         self.request_timeout = float(request_timeout)
         self.timeout = (self.request_timeout, self.request_timeout)
-        self.core = k8s_client.CoreV1Api(api_client)
-        self.apps = k8s_client.AppsV1Api(api_client)
 
     def call(self, what, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` with the request timeout; any failure raises ``K8sError`` (see ``explain``)."""
@@ -242,10 +240,6 @@ class Cluster(object):
             return fn(*args, **kwargs)
         except Exception as e:  # the client's ApiException, urllib3's errors, OSError
             raise explain(e, what, host=self.host, timeout=self.request_timeout)
-
-    def to_dict(self, obj):
-        """A client model object as plain JSON-like data."""
-        return self.api_client.sanitize_for_serialization(obj)
 
 
 def _kubeconfig_files(value):

@@ -10,8 +10,9 @@ import os
 import subprocess
 import sys
 
+from ansible_collections.ipmasq.agent.plugins.module_utils.ipmasq import install
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PACKAGE = os.path.join(ROOT, 'plugins', 'module_utils', 'ipmasq')
 
 # The dependency finder needs the collection loader installed: done in a child process, so that this test session's
 # imports stay as they are.
@@ -34,19 +35,6 @@ with zipfile.ZipFile(buf) as zf:
 '''
 
 
-def checkout_digests():
-    out = {}
-    for d, dirs, files in os.walk(PACKAGE):
-        dirs[:] = [x for x in dirs if x != '__pycache__']
-        for name in files:
-            if name.endswith('.py'):
-                path = os.path.join(d, name)
-                with open(path, 'rb') as f:
-                    rel = os.path.relpath(path, os.path.dirname(PACKAGE)).replace(os.sep, '/')
-                    out[rel] = hashlib.sha256(f.read()).hexdigest()
-    return out
-
-
 def test_the_modules_payload_carries_every_file_of_the_package(tmp_path):
     collections = tmp_path / 'collections' / 'ansible_collections' / 'ipmasq'
     collections.mkdir(parents=True)
@@ -55,6 +43,7 @@ def test_the_modules_payload_carries_every_file_of_the_package(tmp_path):
                            os.path.join(ROOT, 'plugins', 'modules', 'ip_masq_host.py')],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    digests = checkout_digests()
+    # install.package_files() is the checkout's package file for file (tests/unit/.../test_install.py)
+    digests = dict((name, hashlib.sha256(data).hexdigest()) for name, data in install.package_files().items())
     assert 'ipmasq/backends/iptables.py' in digests and 'ipmasq/__init__.py' in digests
     assert json.loads(proc.stdout) == digests

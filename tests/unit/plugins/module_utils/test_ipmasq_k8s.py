@@ -175,7 +175,7 @@ class Flaky(object):
 
     def __init__(self, real, n, status):
         self.real, self.n, self.status = real, n, status
-        self.core, self.api_client, self.to_dict = real.core, real.api_client, real.to_dict
+        self.api_client = real.api_client
 
     def call(self, what, fn, *args, **kwargs):
         if what.startswith('patch') and self.n:

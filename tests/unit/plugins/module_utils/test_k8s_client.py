@@ -151,7 +151,8 @@ def failure(args):
 
 
 def read(cluster, name='n1'):
-    return cluster.call("read node '%s'" % name, cluster.core.read_node, name)
+    return cluster.call("read node '%s'" % name, C.send, cluster.api_client, '/api/v1/nodes/' + name, 'GET', [],
+                        {'Accept': 'application/json'})
 
 
 # --- options and configuration ---------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ def test_kubeconfig_and_context_are_used_with_the_timeout_on_every_call(tmp_path
     assert cluster.call('x', lambda **kw: seen.append(kw) or 'ok') == 'ok'
     assert seen == [{'_request_timeout': (7.0, 7.0)}]
     assert C.FIELD_MANAGER == 'ipmasq-agent'
-    assert read(cluster).metadata.name == 'n1'
+    assert read(cluster)['metadata']['name'] == 'n1'
     assert server.requests[-1][1] == '/api/v1/nodes/n1' and server.requests[-1][3]['Authorization'] == 'Bearer t1'
 
 
